@@ -1,0 +1,26 @@
+# The two commands of the README: `make up` (the stack, the services, a demo checkout) and
+# `make test` (set up whatever is missing, then every test against the real stack).
+.PHONY: up down status test bootstrap stack lint
+
+bootstrap:
+	infra/bootstrap
+
+stack: bootstrap
+	infra/stack up
+
+up: stack
+
+down:
+	infra/stack down
+
+status:
+	infra/stack status
+
+# pytest's exit code 5 means it collected no test: say so instead of failing the build.
+test: stack
+	@.venv/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+lint: bootstrap
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .

@@ -1,0 +1,1 @@
+"""The event backbone every service shares: envelopes, topics, outbox, inbox, Kafka clients."""

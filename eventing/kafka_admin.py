@@ -1,0 +1,91 @@
+"""Creating and reconciling the declared topics on the broker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+
+from eventing.config import KafkaSettings
+from eventing.errors import KafkaUnavailable, PublishError
+from eventing.topics import TopicSpec
+
+
+def admin_client(settings: KafkaSettings) -> AdminClient:
+    return AdminClient(settings.client_config())
+
+
+def wait_for_cluster(admin: AdminClient, timeout_s: float) -> dict[str, int]:
+    """Block until the broker answers a metadata request; return topic -> partition count."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            metadata = admin.list_topics(timeout=5)
+            return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+        except KafkaException as error:
+            if time.monotonic() >= deadline:
+                raise KafkaUnavailable(f"Kafka did not answer within {timeout_s:.0f}s: {error}") from error
+            time.sleep(0.5)
+
+
+def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create missing topics, grow partition counts, apply configs. Returns the created names."""
+    specs = list(specs)
+    admin = admin_client(settings)
+    existing = wait_for_cluster(admin, settings.admin_timeout_s)
+    missing = [spec for spec in specs if spec.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(spec.name, spec.partitions, spec.replication_factor, config=spec.config)
+                for spec in missing
+            ]
+        )
+        _wait_all(futures, "creating topic", tolerate="TOPIC_ALREADY_EXISTS")
+    grow = [
+        NewPartitions(spec.name, spec.partitions)
+        for spec in specs
+        if spec.name in existing and existing[spec.name] < spec.partitions
+    ]
+    if grow:
+        _wait_all(admin.create_partitions(grow), "adding partitions to")
+    present = [spec for spec in specs if spec.name in existing and spec.config]
+    if present:
+        resources = [
+            ConfigResource(
+                ConfigResource.Type.TOPIC,
+                spec.name,
+                incremental_configs=[
+                    ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                    for key, value in spec.config.items()
+                ],
+            )
+            for spec in present
+        ]
+        _wait_all(admin.incremental_alter_configs(resources), "configuring topic")
+    return [spec.name for spec in missing]
+
+
+def delete_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
+    admin = admin_client(settings)
+    _wait_all(admin.delete_topics(list(names)), "deleting topic", tolerate="UNKNOWN_TOPIC_OR_PART")
+
+
+def _wait_all(futures: dict, action: str, tolerate: str | None = None) -> None:
+    for name, future in futures.items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as error:
+            kafka_error = error.args[0]
+            if tolerate and kafka_error.name() == tolerate:
+                continue
+            raise PublishError(f"{action} {name}: {kafka_error.str()}") from error

@@ -1,0 +1,106 @@
+"""Topics as code: every topic of the shop, its partitions and its retention, in one place.
+
+`python -m eventing.topics create` (run by `make up`) creates what is missing and raises the
+partition count or updates the configuration of what exists; broker-side auto-creation is off.
+
+Retention choices:
+- `inventory.products` is compacted by sku and every product event carries the product's full
+  state, so the topic always holds each product's latest state: the search index and the order
+  service's catalogue can be rebuilt from it at any time.
+- The other event and command topics keep 14 days, long enough to replay into a database
+  restored from a recent backup.
+- Dead-letter topics keep 30 days: long enough for an operator to inspect and redrive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+
+DAY_MS = 24 * 60 * 60 * 1000
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 3
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def _events(name: str, *, days: int = 14, partitions: int = 3) -> TopicSpec:
+    return TopicSpec(
+        name,
+        partitions=partitions,
+        config={"cleanup.policy": "delete", "retention.ms": str(days * DAY_MS)},
+    )
+
+
+def _compacted(name: str, *, partitions: int = 3) -> TopicSpec:
+    return TopicSpec(
+        name,
+        partitions=partitions,
+        config={
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": str(DAY_MS),
+            "segment.ms": str(DAY_MS),
+        },
+    )
+
+
+PRODUCTS = "inventory.products"
+RESERVATIONS = "inventory.reservations"
+INVENTORY_COMMANDS = "inventory.commands"
+PAYMENTS = "payment.payments"
+PAYMENT_COMMANDS = "payment.commands"
+ORDERS = "orders.orders"
+ORDER_COMMANDS = "orders.commands"
+
+_PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
+    _compacted(PRODUCTS),
+    _events(RESERVATIONS),
+    _events(INVENTORY_COMMANDS),
+    _events(PAYMENTS),
+    _events(PAYMENT_COMMANDS),
+    _events(ORDERS),
+    _events(ORDER_COMMANDS),
+)
+
+
+def dead_letter_topic(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def all_topics() -> tuple[TopicSpec, ...]:
+    """The primary topics followed by one dead-letter topic for each."""
+    dead_letters = tuple(
+        _events(dead_letter_topic(spec.name), days=30, partitions=1) for spec in _PRIMARY_TOPICS
+    )
+    return _PRIMARY_TOPICS + dead_letters
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eventing.topics", description=__doc__)
+    parser.add_argument("command", choices=["create", "list"])
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for spec in all_topics():
+            print(f"{spec.name}\t{spec.partitions}\t{spec.config}")
+        return 0
+    from eventing.config import KafkaSettings
+    from eventing.errors import EventingError
+    from eventing.kafka_admin import ensure_topics
+
+    try:
+        created = ensure_topics(KafkaSettings.from_env(), all_topics())
+    except EventingError as error:
+        print(f"topics: {error}", file=sys.stderr)
+        return 1
+    print(f"[topics] {len(all_topics())} topics declared, {len(created)} created", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+-- docker-compose's PostgreSQL: the same databases infra/postgres/ctl creates.
+CREATE DATABASE orders OWNER eventshop;
+CREATE DATABASE inventory OWNER eventshop;
+CREATE DATABASE payments OWNER eventshop;
+CREATE DATABASE sagas OWNER eventshop;

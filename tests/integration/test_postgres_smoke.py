@@ -1,0 +1,39 @@
+"""The local stack's PostgreSQL is real and holds one database per service."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import SERVICE_DATABASES, postgres_url, sqlalchemy_url
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("database", SERVICE_DATABASES)
+def test_psycopg2_connects_to_each_service_database(database):
+    with psycopg2.connect(postgres_url(database)) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT current_database(), current_user")
+        assert cursor.fetchone() == (database, "eventshop")
+    connection.close()
+
+
+@pytest.mark.parametrize("database", SERVICE_DATABASES)
+def test_sqlalchemy_commits_and_rolls_back_in_each_service_database(database, unique_name):
+    engine = sa.create_engine(sqlalchemy_url(database))
+    table = f"{unique_name}_smoke"
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"CREATE TABLE {table} (id int primary key)"))
+            connection.execute(sa.text(f"INSERT INTO {table} VALUES (1)"))
+        with engine.connect() as connection, connection.begin() as transaction:
+            connection.execute(sa.text(f"INSERT INTO {table} VALUES (2)"))
+            transaction.rollback()
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(f"SELECT id FROM {table}")).scalars().all()
+        assert rows == [1]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        engine.dispose()
