@@ -33,7 +33,9 @@ def wait_for_cluster(admin: AdminClient, timeout_s: float) -> dict[str, int]:
             return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
         except KafkaException as error:
             if time.monotonic() >= deadline:
-                raise KafkaUnavailable(f"Kafka did not answer within {timeout_s:.0f}s: {error}") from error
+                raise KafkaUnavailable(
+                    f"Kafka did not answer within {timeout_s:.0f}s: {error}"
+                ) from error
             time.sleep(0.5)
 
 

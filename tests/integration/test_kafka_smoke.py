@@ -45,15 +45,28 @@ def test_auto_topic_creation_is_off(kafka_settings, unique_name):
 
 
 def test_confluent_kafka_produces_and_consumes_a_message(kafka_settings, topic, unique_name):
-    producer = Producer({**kafka_settings.client_config(), "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {**kafka_settings.client_config(), "enable.idempotence": True, "acks": "all"}
+    )
     delivered = []
-    producer.produce(topic, key=b"k1", value=b"hello", headers=[("h", b"v")],
-                     on_delivery=lambda err, msg: delivered.append(err))
+    producer.produce(
+        topic,
+        key=b"k1",
+        value=b"hello",
+        headers=[("h", b"v")],
+        on_delivery=lambda err, msg: delivered.append(err),
+    )
     assert producer.flush(10) == 0
     assert delivered == [None]
 
-    consumer = Consumer({**kafka_settings.client_config(), "group.id": unique_name,
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **kafka_settings.client_config(),
+            "group.id": unique_name,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     try:
         message = _poll_one(consumer, timeout_s=20)
@@ -71,8 +84,12 @@ def test_aiokafka_produces_and_consumes_a_message(kafka_settings, topic, unique_
             await producer.send_and_wait(topic, key=b"k2", value=b"from aiokafka")
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=kafka_settings.bootstrap_servers,
-                                    group_id=unique_name, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=kafka_settings.bootstrap_servers,
+            group_id=unique_name,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
             record = await asyncio.wait_for(consumer.getone(), timeout=20)

@@ -1,0 +1,76 @@
+"""Small helpers for tests that read topics and run consumers against the real broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, Message
+
+from eventing.config import KafkaSettings
+from eventing.consumer import EventConsumer
+
+
+def read_topic(
+    settings: KafkaSettings,
+    topic: str,
+    expected: int,
+    timeout_s: float = 20.0,
+    settle_s: float = 1.0,
+) -> list[Message]:
+    """Every message of `topic` from the beginning: waits for `expected`, then `settle_s` more
+    so that an unexpected extra message is seen too."""
+    consumer = Consumer(
+        {
+            **settings.client_config(),
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    settle_until = None
+    try:
+        while time.monotonic() < deadline:
+            if settle_until is None and len(messages) >= expected:
+                settle_until = time.monotonic() + settle_s
+            if settle_until is not None and time.monotonic() >= settle_until:
+                break
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                messages.append(message)
+    finally:
+        consumer.close()
+    return messages
+
+
+def run_consumer_until(
+    consumer: EventConsumer, condition: Callable[[], bool], timeout_s: float = 30.0
+) -> None:
+    """Run the consumer in a thread until `condition` holds; fail after `timeout_s`."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            consumer.run(stop, poll_timeout_s=0.1)
+        except BaseException as error:  # surfaced to the test below
+            errors.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not condition():
+            assert not errors, errors
+            assert thread.is_alive(), "the consumer stopped on its own"
+            assert time.monotonic() < deadline, f"condition not met within {timeout_s}s"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(15)
+    assert not errors, errors
