@@ -24,6 +24,7 @@ from eventing.db_errors import translate_db_errors
 from eventing.envelope import Envelope, utc_now
 from eventing.errors import EventingError
 from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.registry import Event, envelope_for
 from eventing.tracing import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,20 @@ class Outbox:
                 headers=current_trace_headers(),
             )
         )
+
+
+    def add_event(
+        self,
+        executor: Connection | Session,
+        event: Event,
+        *,
+        causation: Envelope | None = None,
+        correlation_id: str | None = None,
+    ) -> Envelope:
+        """Wrap `event` in an envelope (caused by `causation`, if any) and add it for its topic."""
+        envelope = envelope_for(event, causation=causation, correlation_id=correlation_id)
+        self.add(executor, event.topic, envelope)
+        return envelope
 
 
 class OutboxRelay:

@@ -18,6 +18,8 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_type: ClassVar[str]
+    topic: ClassVar[str]
+    """Where the message travels; a contract sets it, a test may pass its own topic instead."""
     schema_version: ClassVar[int] = 1
     aggregate_type: ClassVar[str]
     aggregate_key: ClassVar[str]

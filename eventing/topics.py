@@ -57,6 +57,7 @@ PAYMENTS = "payment.payments"
 PAYMENT_COMMANDS = "payment.commands"
 ORDERS = "orders.orders"
 ORDER_COMMANDS = "orders.commands"
+SAGA_PROGRESS = "sagas.progress"
 
 _PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     _compacted(PRODUCTS),
@@ -66,6 +67,7 @@ _PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     _events(PAYMENT_COMMANDS),
     _events(ORDERS),
     _events(ORDER_COMMANDS),
+    _events(SAGA_PROGRESS),
 )
 
 

@@ -1,0 +1,276 @@
+"""Declared API operations: pydantic validation in, pydantic models out, and the OpenAPI 3
+document generated from the same declarations, so `/openapi.json` cannot drift from the routes.
+
+    api = Api("inventory-service", "Products and stock")
+
+    @api.operation("POST", "/products", summary="Create a product", body=NewProduct,
+                   responses={201: ProductOut, 409: "the sku exists"}, admin=True)
+    def create_product(body: NewProduct) -> tuple[ProductOut, int]: ...
+
+Malformed JSON is a 400, a body or query that fails validation a 422 naming each field, a
+missing or wrong admin token a 401 or 403: all as problem+json (see `problems`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, json, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from servicekit.problems import PROBLEM_JSON, Problem, ProblemDocument, validation_problem
+
+_CONVERTER = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed JSON",
+    401: "Missing admin credentials",
+    403: "Wrong admin credentials",
+    404: "Unknown resource",
+    409: "Conflict",
+    422: "Invalid values",
+}
+
+
+@dataclass(frozen=True)
+class HeaderParam:
+    name: str
+    description: str
+    required: bool = False
+
+
+@dataclass
+class Operation:
+    method: str
+    rule: str
+    summary: str
+    handler: Callable[..., Any]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | str | None] = field(default_factory=dict)
+    admin: bool = False
+    headers: tuple[HeaderParam, ...] = ()
+    description: str = ""
+
+    @property
+    def openapi_path(self) -> str:
+        return _CONVERTER.sub(r"{\1}", self.rule)
+
+    @property
+    def path_params(self) -> list[str]:
+        return _CONVERTER.findall(self.rule)
+
+
+class Api:
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        *,
+        version: str = "1.0.0",
+        admin_token: Callable[[], str] | None = None,
+        description: str = "",
+    ):
+        self.name = name
+        self.title = title
+        self.version = version
+        self.description = description
+        self.admin_token = admin_token
+        self.operations: list[Operation] = []
+        self.blueprint = Blueprint(name.replace("-", "_"), __name__)
+
+    def operation(
+        self,
+        method: str,
+        rule: str,
+        *,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        responses: dict[int, type[BaseModel] | str | None],
+        admin: bool = False,
+        headers: Iterable[HeaderParam] = (),
+        description: str = "",
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+            operation = Operation(
+                method.upper(),
+                rule,
+                summary,
+                handler,
+                body,
+                query,
+                dict(responses),
+                admin,
+                tuple(headers),
+                description,
+            )
+            self.operations.append(operation)
+
+            @wraps(handler)
+            def view(**path: Any) -> Response:
+                if operation.admin:
+                    self._authorize()
+                arguments = dict(path)
+                if operation.body is not None:
+                    arguments["body"] = _parse_body(operation.body)
+                if operation.query is not None:
+                    arguments["query"] = _parse_query(operation.query)
+                return _to_response(handler(**arguments))
+
+            self.blueprint.add_url_rule(rule, handler.__name__, view, methods=[operation.method])
+            return handler
+
+        return decorate
+
+    def _authorize(self) -> None:
+        expected = self.admin_token() if self.admin_token else ""
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(
+                401,
+                "Unauthorized",
+                "this operation needs an admin bearer token",
+                headers={"WWW-Authenticate": 'Bearer realm="admin"'},
+            )
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise Problem(403, "Forbidden", "the bearer token is not an admin token")
+
+    def openapi(self, extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
+        models = {ProblemDocument}
+        for operation in self.operations:
+            models.update(m for m in (operation.body, operation.query) if m is not None)
+            models.update(m for m in operation.responses.values() if isinstance(m, type))
+        _, schema = models_json_schema(
+            [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+            ref_template="#/components/schemas/{model}",
+        )
+        paths: dict[str, Any] = dict(extra_paths or {})
+        for operation in self.operations:
+            paths.setdefault(operation.openapi_path, {})[operation.method.lower()] = (
+                self._operation_document(operation)
+            )
+        document: dict[str, Any] = {
+            "openapi": "3.1.0",
+            "info": {"title": self.title, "version": self.version, "description": self.description},
+            "paths": paths,
+            "components": {
+                "schemas": schema.get("$defs", {}),
+                "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+            },
+        }
+        return document
+
+    def _operation_document(self, operation: Operation) -> dict[str, Any]:
+        parameters: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in operation.path_params
+        ]
+        if operation.query is not None:
+            for name, info in operation.query.model_fields.items():
+                parameters.append(
+                    {
+                        "name": info.alias or name,
+                        "in": "query",
+                        "required": info.is_required(),
+                        "description": info.description or "",
+                        "schema": operation.query.model_json_schema()["properties"][
+                            info.alias or name
+                        ],
+                    }
+                )
+        parameters.extend(
+            {
+                "name": h.name,
+                "in": "header",
+                "required": h.required,
+                "description": h.description,
+                "schema": {"type": "string"},
+            }
+            for h in operation.headers
+        )
+        responses: dict[str, Any] = {}
+        for status, model in sorted(operation.responses.items()):
+            responses[str(status)] = _response_document(status, model)
+        implied = [400, 422] if operation.body else []
+        implied += [422] if operation.query else []
+        implied += [401, 403] if operation.admin else []
+        for status in implied:
+            responses.setdefault(str(status), _response_document(status, None))
+        document: dict[str, Any] = {
+            "operationId": operation.handler.__name__,
+            "summary": operation.summary,
+            "parameters": parameters,
+            "responses": responses,
+        }
+        if operation.description:
+            document["description"] = operation.description
+        if operation.body is not None:
+            document["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(operation.body)}},
+            }
+        if operation.admin:
+            document["security"] = [{"adminToken": []}]
+        return document
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _response_document(status: int, model: type[BaseModel] | str | None) -> dict[str, Any]:
+    if status >= 400:
+        description = model if isinstance(model, str) else _ERROR_DESCRIPTIONS.get(status, "Error")
+        return {
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": _ref(ProblemDocument)}},
+        }
+    if isinstance(model, type):
+        return {
+            "description": "OK" if status < 300 else "",
+            "content": {"application/json": {"schema": _ref(model)}},
+        }
+    return {"description": model or "No content"}
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError as error:
+        raise Problem(400, "Bad Request", f"the body is not valid JSON: {error}") from None
+    if data is None:
+        raise Problem(400, "Bad Request", "a JSON body is required")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise validation_problem(error) from None
+
+
+def _parse_query(model: type[BaseModel]) -> BaseModel:
+    values = {key: request.args.get(key) for key in request.args}
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise validation_problem(error, location="query") from None
+
+
+def _to_response(result: Any) -> Response:
+    """A handler returns a model, (model, status), (model, status, headers), or a Response."""
+    if isinstance(result, Response):
+        return result
+    status, headers = 200, {}
+    if isinstance(result, tuple):
+        result, status, *rest = result
+        headers = rest[0] if rest else {}
+    if result is None:
+        return Response(status=status, headers=headers)
+    body = result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result)
+    return Response(body, status=status, headers=headers, mimetype="application/json")

@@ -1,0 +1,101 @@
+"""RFC 9457 problem details: every error an API returns, as `application/problem+json`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from eventing.errors import TransientError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """The body of every error response (documented in each service's OpenAPI)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class Problem(Exception):
+    """Raise from a route or a service layer to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        type_: str = "about:blank",
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(detail)
+        self.document = ProblemDocument(
+            type=type_, title=title, status=status, detail=detail, errors=errors
+        )
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        body = self.document.model_dump(exclude_none=True)
+        response = Response(json.dumps(body), status=self.document.status, mimetype=PROBLEM_JSON)
+        response.headers.update(self.headers)
+        return response
+
+
+def not_found(what: str, key: Any) -> Problem:
+    return Problem(404, "Not Found", f"{what} {key!s} does not exist")
+
+
+def conflict(detail: str) -> Problem:
+    return Problem(409, "Conflict", detail)
+
+
+def validation_problem(error: ValidationError, *, location: str = "") -> Problem:
+    """422 naming every invalid field (dotted paths, prefixed by `location` for query or path)."""
+    errors = [
+        FieldError(
+            field=".".join(str(part) for part in (location, *item["loc"]) if part != "") or "body",
+            message=item["msg"],
+        )
+        for item in error.errors(include_url=False)
+    ]
+    return Problem(422, "Unprocessable Entity", "the request has invalid values", errors=errors)
+
+
+def install_problem_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        return problem.response()
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        return Problem(error.code or 500, error.name, error.description or error.name).response()
+
+    @app.errorhandler(TransientError)
+    def _unavailable(error: TransientError) -> Response:
+        log.warning("answering 503: %s", error)
+        return Problem(
+            503,
+            "Service Unavailable",
+            "a dependency is briefly unavailable; retry",
+            headers={"Retry-After": "1"},
+        ).response()
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return Problem(500, "Internal Server Error", "an unexpected error occurred").response()

@@ -1,0 +1,28 @@
+"""Settings a service process reads from its environment, once, at start-up."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from eventing.config import KafkaSettings
+
+LOCAL_POSTGRES = "postgresql+psycopg2://eventshop:eventshop@127.0.0.1:5432/{database}"
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. A service subclasses it with its own `env_prefix` and defaults, e.g.
+    `INVENTORY_DATABASE_URL`; `ADMIN_TOKEN` and the `KAFKA_*`/`OTEL_*` variables are shared."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str
+    database_url: str
+    admin_token: str = Field(
+        default="dev-admin-token", validation_alias=AliasChoices("ADMIN_TOKEN", "admin_token")
+    )
+    db_pool_size: int = 10
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings.from_env(client_id=self.service_name)
