@@ -13,6 +13,13 @@ class KafkaSettings(BaseSettings):
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "eventshop"
     admin_timeout_s: float = 60.0
+    topic_namespace: str = ""
+    """Prefix of every topic name (`KAFKA_TOPIC_NAMESPACE`): lets tests, or a second shop, share
+    one cluster without seeing each other's messages. Empty for the shop itself."""
+
+    def qualify(self, topic: str) -> str:
+        """The topic's name on the broker."""
+        return f"{self.topic_namespace}{topic}" if self.topic_namespace else topic
 
     @classmethod
     def from_env(cls, **overrides: object) -> KafkaSettings:

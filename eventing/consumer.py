@@ -105,7 +105,7 @@ class EventConsumer:
         extra_config: dict[str, object] | None = None,
     ):
         self.group_id = group_id
-        self.topics = list(topics)
+        self.topics = [settings.qualify(topic) for topic in topics]
         self.handler = handler
         self.registry = registry
         self.retry = retry or RetryPolicy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
@@ -40,8 +41,10 @@ def wait_for_cluster(admin: AdminClient, timeout_s: float) -> dict[str, int]:
 
 
 def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> list[str]:
-    """Create missing topics, grow partition counts, apply configs. Returns the created names."""
-    specs = list(specs)
+    """Create missing topics, grow partition counts, apply configs. Returns the created names.
+
+    Names are qualified with the settings' topic namespace."""
+    specs = [replace(spec, name=settings.qualify(spec.name)) for spec in specs]
     admin = admin_client(settings)
     existing = wait_for_cluster(admin, settings.admin_timeout_s)
     missing = [spec for spec in specs if spec.name not in existing]
@@ -78,8 +81,10 @@ def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> list[s
 
 
 def delete_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
+    """Delete topics (names qualified with the settings' namespace)."""
     admin = admin_client(settings)
-    _wait_all(admin.delete_topics(list(names)), "deleting topic", tolerate="UNKNOWN_TOPIC_OR_PART")
+    qualified = [settings.qualify(name) for name in names]
+    _wait_all(admin.delete_topics(qualified), "deleting topic", tolerate="UNKNOWN_TOPIC_OR_PART")
 
 
 def _wait_all(futures: dict, action: str, tolerate: str | None = None) -> None:

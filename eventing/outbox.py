@@ -39,8 +39,9 @@ def lane_of(key: str, lanes: int = LANES) -> int:
 
 
 class Outbox:
-    def __init__(self, table: Table, lanes: int = LANES):
+    def __init__(self, table: Table, *, topic_namespace: str = "", lanes: int = LANES):
         self.table = table
+        self.topic_namespace = topic_namespace
         self.lanes = lanes
 
     def add(self, executor: Connection | Session, topic: str, envelope: Envelope) -> None:
@@ -48,7 +49,7 @@ class Outbox:
         executor.execute(
             insert(self.table).values(
                 event_id=envelope.event_id,
-                topic=topic,
+                topic=f"{self.topic_namespace}{topic}",
                 message_key=envelope.aggregate_id,
                 lane=lane_of(envelope.aggregate_id, self.lanes),
                 event_type=envelope.type,
@@ -56,7 +57,6 @@ class Outbox:
                 headers=current_trace_headers(),
             )
         )
-
 
     def add_event(
         self,

@@ -37,3 +37,22 @@ def scratch_topic(kafka_settings):
     ensure_topics(kafka_settings, specs)
     yield name
     delete_topics(kafka_settings, [spec.name for spec in specs])
+
+
+@pytest.fixture(scope="module")
+def shop_topics():
+    """Every declared topic under a namespace of this test module's own, removed afterwards.
+
+    Returns KafkaSettings whose `topic_namespace` services, consumers and relays use, so a test
+    never sees another test's messages on the shop's shared topics."""
+    from eventing.config import KafkaSettings
+    from eventing.topics import all_topics
+
+    settings = KafkaSettings.from_env(
+        client_id="eventshop-tests",
+        admin_timeout_s=30,
+        topic_namespace=f"t{uuid.uuid4().hex[:8]}.",
+    )
+    ensure_topics(settings, all_topics())
+    yield settings
+    delete_topics(settings, [spec.name for spec in all_topics()])

@@ -1,0 +1,75 @@
+"""The command line of every service: `python -m <service> migrate|api|worker`.
+
+- `migrate` applies the service's Alembic migrations (also run by `api` and `worker` at start).
+- `api` serves the Flask app under gunicorn (gthread workers) on the service's port.
+- `worker` runs the service's Kafka consumers and outbox relay until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from servicekit.migrations import upgrade
+
+
+@dataclass(frozen=True)
+class ServiceCommands:
+    prog: str
+    migrations_dir: Path
+    database_url: Callable[[], str]
+    app_factory: str
+    """gunicorn's application spec, e.g. 'inventory_service.api:create_app()'."""
+    bind: Callable[[], str]
+    worker: Callable[[], int]
+
+
+def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=commands.prog,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations")
+    api = sub.add_parser("api", help="serve the HTTP API under gunicorn")
+    api.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+    api.add_argument("--threads", type=int, default=4)
+    sub.add_parser("worker", help="run the Kafka consumers and the outbox relay")
+    args = parser.parse_args(argv)
+
+    try:
+        upgrade(commands.migrations_dir, commands.database_url())
+    except Exception as error:
+        print(f"{commands.prog}: migrating the database failed: {error}", file=sys.stderr)
+        return 1
+    if args.command == "migrate":
+        return 0
+    if args.command == "worker":
+        return commands.worker()
+    os.execvp(
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            commands.bind(),
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "--graceful-timeout",
+            "20",
+            "--access-logfile",
+            "-",
+            commands.app_factory,
+        ],
+    )
+    return 0  # not reached: exec replaced the process
