@@ -1,0 +1,46 @@
+"""Throwaway databases and topics on the real servers, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from eventing.config import KafkaSettings
+from eventing.kafka_admin import delete_topics, ensure_topics
+from eventing.topics import TopicSpec, dead_letter_topic
+from tests.conftest import sqlalchemy_url
+
+
+@contextmanager
+def scratch_database(pool_size: int = 10) -> Iterator[sa.Engine]:
+    """An engine on a new, empty PostgreSQL database, dropped on exit."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(sqlalchemy_url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine = sa.create_engine(sqlalchemy_url(name), pool_size=pool_size, max_overflow=pool_size)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@contextmanager
+def scratch_topics(settings: KafkaSettings, specs: Iterable[TopicSpec]) -> Iterator[list[str]]:
+    specs = list(specs)
+    ensure_topics(settings, specs)
+    try:
+        yield [spec.name for spec in specs]
+    finally:
+        delete_topics(settings, [spec.name for spec in specs])
+
+
+def topic_with_dead_letters(partitions: int = 3) -> list[TopicSpec]:
+    name = f"test.{uuid.uuid4().hex[:12]}"
+    return [TopicSpec(name, partitions=partitions), TopicSpec(dead_letter_topic(name), 1)]
