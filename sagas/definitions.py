@@ -1,0 +1,144 @@
+"""The shop's two sagas, as definitions: checkout and cancellation of an approved order."""
+
+from __future__ import annotations
+
+from contracts import inventory, orders, payment
+from eventing.registry import Event
+from sagas.framework.definition import SagaData, SagaDefinition, Step
+
+CHECKOUT = "checkout"
+CANCELLATION = "cancellation"
+
+
+def _reason(event: Event) -> str:
+    return str(event.reason)  # type: ignore[attr-defined]
+
+
+def _order_key(event: Event) -> str:
+    return str(event.order_id)  # type: ignore[attr-defined]
+
+
+def _checkout_data(event: Event) -> SagaData:
+    assert isinstance(event, orders.OrderCreated)
+    return event.model_dump(mode="json")
+
+
+def checkout_saga(
+    *,
+    reply_timeout_s: float = 10.0,
+    payment_timeout_s: float = 10.0,
+    retry_base_delay_s: float = 1.0,
+    max_compensation_attempts: int = 8,
+) -> SagaDefinition:
+    """OrderCreated -> reserve stock -> authorise payment -> capture -> commit stock -> approve.
+
+    Reserving and authorising can fail or time out (then what was done is undone and the order
+    is rejected with the reason); capturing, committing and approving come after the point of
+    no return and are retried until answered."""
+
+    def items(data: SagaData) -> list[dict]:
+        return [{"sku": i["sku"], "quantity": i["quantity"]} for i in data["items"]]
+
+    return SagaDefinition(
+        name=CHECKOUT,
+        started_by=orders.OrderCreated,
+        key=_order_key,
+        initial_data=_checkout_data,
+        steps=(
+            Step(
+                "reserve_stock",
+                command=lambda d: inventory.ReserveStock(order_id=d["order_id"], items=items(d)),
+                succeeded_by=(inventory.StockReserved,),
+                failed_by={inventory.StockReservationFailed: _reason},
+                compensation=lambda d: inventory.ReleaseStock(order_id=d["order_id"]),
+                compensated_by=(inventory.StockReleased,),
+                timeout_s=reply_timeout_s,
+            ),
+            Step(
+                "authorize_payment",
+                command=lambda d: payment.AuthorizePayment(
+                    order_id=d["order_id"],
+                    customer_id=d["customer_id"],
+                    amount_cents=d["total_cents"],
+                    payment_method=d["payment_method"],
+                ),
+                succeeded_by=(payment.PaymentAuthorized,),
+                failed_by={payment.PaymentDeclined: _reason},
+                compensation=lambda d: payment.VoidPayment(order_id=d["order_id"]),
+                compensated_by=(payment.PaymentVoided,),
+                timeout_s=payment_timeout_s,
+                remember=lambda reply: {"payment_id": reply.payment_id},  # type: ignore[attr-defined]
+            ),
+            Step(
+                "capture_payment",
+                command=lambda d: payment.CapturePayment(order_id=d["order_id"]),
+                succeeded_by=(payment.PaymentCaptured,),
+                timeout_s=reply_timeout_s,
+                retriable=True,
+            ),
+            Step(
+                "commit_stock",
+                command=lambda d: inventory.CommitStock(order_id=d["order_id"]),
+                succeeded_by=(inventory.StockCommitted,),
+                timeout_s=reply_timeout_s,
+                retriable=True,
+            ),
+            Step(
+                "approve_order",
+                command=lambda d: orders.ApproveOrder(order_id=d["order_id"]),
+                succeeded_by=(orders.OrderApproved,),
+                timeout_s=reply_timeout_s,
+                retriable=True,
+            ),
+        ),
+        on_abort=Step(
+            "reject_order",
+            command=lambda d: orders.RejectOrder(
+                order_id=d["order_id"], reason=d["failure_reason"]
+            ),
+            succeeded_by=(orders.OrderRejected,),
+            timeout_s=reply_timeout_s,
+            retriable=True,
+        ),
+        retry_base_delay_s=retry_base_delay_s,
+        max_compensation_attempts=max_compensation_attempts,
+    )
+
+
+def cancellation_saga(
+    *, reply_timeout_s: float = 10.0, retry_base_delay_s: float = 1.0
+) -> SagaDefinition:
+    """OrderCancellationRequested (an approved order) -> refund -> return stock -> cancelled.
+
+    Every step is past the point of no return: the customer asked, so each is retried until
+    answered."""
+    return SagaDefinition(
+        name=CANCELLATION,
+        started_by=orders.OrderCancellationRequested,
+        key=_order_key,
+        initial_data=lambda event: {"order_id": _order_key(event)},
+        steps=(
+            Step(
+                "refund_payment",
+                command=lambda d: payment.RefundPayment(order_id=d["order_id"]),
+                succeeded_by=(payment.PaymentRefunded,),
+                timeout_s=reply_timeout_s,
+                retriable=True,
+            ),
+            Step(
+                "return_stock",
+                command=lambda d: inventory.ReturnStock(order_id=d["order_id"]),
+                succeeded_by=(inventory.StockReturned,),
+                timeout_s=reply_timeout_s,
+                retriable=True,
+            ),
+            Step(
+                "complete_cancellation",
+                command=lambda d: orders.CompleteCancellation(order_id=d["order_id"]),
+                succeeded_by=(orders.OrderCancelled,),
+                timeout_s=reply_timeout_s,
+                retriable=True,
+            ),
+        ),
+        retry_base_delay_s=retry_base_delay_s,
+    )
