@@ -1,0 +1,85 @@
+"""The one place that wires the orchestrator: settings -> database, outbox, inbox, Kafka."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+import contracts
+from eventing import topics
+from eventing.config import KafkaSettings
+from eventing.consumer import EventConsumer
+from eventing.inbox import Inbox
+from eventing.outbox import Outbox, OutboxRelay
+from eventing.producer import KafkaPublisher
+from eventing.registry import registry
+from sagas import orm
+from sagas.config import Settings, load_settings
+from sagas.definitions import cancellation_saga, checkout_saga
+from sagas.framework.orchestrator import Orchestrator
+from sagas.framework.store import SagaStore
+from sagas.progress import saga_progressed
+from servicekit.db import make_engine
+
+CONSUMER_GROUP = "checkout-saga"
+SUBSCRIBED_TOPICS = (topics.ORDERS, topics.RESERVATIONS, topics.PAYMENTS)
+_ = contracts  # importing it registers every message type
+
+
+@dataclass
+class SagaApp:
+    settings: Settings
+    kafka: KafkaSettings
+    engine: Engine
+    orchestrator: Orchestrator
+    outbox: Outbox
+
+    def consumer(self) -> EventConsumer:
+        return EventConsumer(
+            self.kafka,
+            group_id=CONSUMER_GROUP,
+            topics=SUBSCRIBED_TOPICS,
+            handler=self.orchestrator.handle,
+            registry=registry,
+        )
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(self.engine, self.outbox, KafkaPublisher(self.kafka))
+
+    def tasks(self) -> dict[str, Callable[[threading.Event], None]]:
+        return {
+            "consumer": self.consumer().run,
+            "relay": self.relay().run,
+            "timeouts": self.orchestrator.run_timeouts,
+        }
+
+
+def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> SagaApp:
+    settings = settings or load_settings()
+    kafka = kafka or settings.kafka()
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    outbox = Outbox(orm.outbox, topic_namespace=kafka.topic_namespace)
+    orchestrator = Orchestrator(
+        [
+            checkout_saga(
+                reply_timeout_s=settings.reply_timeout_s,
+                payment_timeout_s=settings.payment_timeout_s,
+                retry_base_delay_s=settings.retry_base_delay_s,
+                max_compensation_attempts=settings.max_compensation_attempts,
+            ),
+            cancellation_saga(
+                reply_timeout_s=settings.reply_timeout_s,
+                retry_base_delay_s=settings.retry_base_delay_s,
+            ),
+        ],
+        session_factory=sessionmaker(engine, expire_on_commit=False),
+        store=SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq),
+        outbox=outbox,
+        inbox=Inbox(orm.inbox, CONSUMER_GROUP),
+        progress_event=saga_progressed,
+    )
+    return SagaApp(settings, kafka, engine, orchestrator, outbox)

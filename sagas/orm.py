@@ -1,0 +1,11 @@
+"""The orchestrator's database: saga instances, their step logs, outbox and inbox."""
+
+from sqlalchemy import MetaData
+
+from eventing.sql import inbox_table, outbox_table
+from sagas.framework.store import saga_tables
+
+metadata = MetaData()
+saga_instances, saga_log, saga_progress_seq = saga_tables(metadata)
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
