@@ -1,6 +1,6 @@
 # The two commands of the README: `make up` (the stack, the services, a demo checkout) and
 # `make test` (set up whatever is missing, then every test against the real stack).
-.PHONY: up down status test bootstrap stack lint
+.PHONY: up down status test bootstrap stack services demo lint bench
 
 bootstrap:
 	infra/bootstrap
@@ -8,13 +8,22 @@ bootstrap:
 stack: bootstrap
 	infra/stack up
 
-up: stack
+services: stack
+	infra/services/ctl up
+
+up: services
+	.venv/bin/python -m scripts.demo_checkout
+
+demo:
+	.venv/bin/python -m scripts.demo_checkout
 
 down:
+	-infra/services/ctl down
 	infra/stack down
 
 status:
-	infra/stack status
+	@infra/stack status
+	@infra/services/ctl status
 
 # pytest's exit code 5 means it collected no test: say so instead of failing the build.
 test: stack
@@ -24,3 +33,6 @@ test: stack
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+bench: stack
+	.venv/bin/python -m bench.outbox
