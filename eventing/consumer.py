@@ -148,8 +148,11 @@ class EventConsumer:
     def _process(self, message: Message) -> None:
         partition = (message.topic(), message.partition())
         pending = self._pending.get(partition)
-        attempts = pending.attempts + 1 if pending and pending.offset == message.offset() else 1
         headers = kafka_headers_to_dict(message.headers())
+        if pending and pending.offset == message.offset():
+            attempts = pending.attempts + 1
+        else:  # a message redriven from its dead-letter topic keeps its attempt count
+            attempts = _int(headers.get("dlq.attempts")) + 1
         with tracer.start_as_current_span(
             f"{message.topic()} process",
             context=context_from_headers(headers),
@@ -250,3 +253,10 @@ class EventConsumer:
         if error.fatal():
             raise KafkaException(error)
         log.warning("kafka: %s", error.str())
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

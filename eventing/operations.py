@@ -1,0 +1,267 @@
+"""Operating the event backbone: offsets, consumer lag, replays and dead letters.
+
+What `shopctl` does to Kafka lives here, beside the rest of the Kafka code, so the CLI stays a
+thin layer of arguments and tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from eventing.config import KafkaSettings
+from eventing.errors import EventingError, KafkaUnavailable
+from eventing.kafka_admin import admin_client
+from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.topics import DLQ_SUFFIX
+from eventing.tracing import kafka_headers_to_dict
+
+REDRIVE_GROUP = "shopctl-dlq-redrive"
+
+
+class OperationRefused(EventingError):
+    """The operation would be unsafe or makes no sense as asked."""
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    end_offset: int
+    committed: int | None
+
+    @property
+    def lag(self) -> int:
+        return self.end_offset - (self.committed if self.committed is not None else 0)
+
+
+def _result(future, what: str):
+    try:
+        return future.result(timeout=15)
+    except KafkaException as error:
+        raise KafkaUnavailable(f"{what}: {error.args[0].str()}") from error
+
+
+def partitions_of(admin: AdminClient, topic: str) -> list[int]:
+    metadata = admin.list_topics(topic=topic, timeout=10)
+    if topic not in metadata.topics or metadata.topics[topic].error is not None:
+        raise OperationRefused(f"topic {topic} does not exist")
+    return sorted(metadata.topics[topic].partitions)
+
+
+def offsets(admin: AdminClient, topic: str, spec: OffsetSpec) -> dict[int, int]:
+    """Per partition: the offset matching `spec` (earliest, latest, or for a timestamp)."""
+    request = {TopicPartition(topic, p): spec for p in partitions_of(admin, topic)}
+    futures = admin.list_offsets(request)
+    return {tp.partition: _result(f, f"offsets of {topic}").offset for tp, f in futures.items()}
+
+
+def end_offsets(settings: KafkaSettings, topics: list[str]) -> dict[str, dict[int, int]]:
+    admin = admin_client(settings)
+    return {topic: offsets(admin, topic, OffsetSpec.latest()) for topic in topics}
+
+
+def group_lag(settings: KafkaSettings, group: str) -> list[PartitionLag]:
+    admin = admin_client(settings)
+    request = [ConsumerGroupTopicPartitions(group)]
+    result = _result(admin.list_consumer_group_offsets(request)[group], f"offsets of {group}")
+    committed = {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions}
+    lags = []
+    for topic in sorted({t for t, _ in committed}):
+        for partition, end in offsets(admin, topic, OffsetSpec.latest()).items():
+            offset = committed.get((topic, partition))
+            lags.append(
+                PartitionLag(
+                    topic, partition, end, offset if offset is not None and offset >= 0 else None
+                )
+            )
+    return lags
+
+
+def consumer_groups(settings: KafkaSettings) -> dict[str, str]:
+    """Every consumer group and its state (STABLE, EMPTY, ...)."""
+    admin = admin_client(settings)
+    listing = _result(admin.list_consumer_groups(), "listing consumer groups")
+    return {g.group_id: g.state.name for g in listing.valid}
+
+
+def group_is_empty(admin: AdminClient, group: str) -> bool:
+    description = _result(admin.describe_consumer_groups([group])[group], f"describing {group}")
+    return description.state in (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD) or not (
+        description.members
+    )
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    topic: str
+    group: str
+    new_offsets: dict[int, int]
+    current: dict[int, int | None]
+
+    @property
+    def messages(self) -> int:
+        return sum(max(0, (self.current.get(p) or 0) - o) for p, o in self.new_offsets.items())
+
+
+def plan_replay(
+    settings: KafkaSettings,
+    topic: str,
+    group: str,
+    *,
+    from_offset: int | None = None,
+    from_time: datetime | None = None,
+    from_beginning: bool = False,
+) -> ReplayPlan:
+    """Where the group's offsets on `topic` would move for a replay."""
+    admin = admin_client(settings)
+    if from_beginning:
+        target = offsets(admin, topic, OffsetSpec.earliest())
+    elif from_time is not None:
+        millis = int(from_time.timestamp() * 1000)
+        ends = offsets(admin, topic, OffsetSpec.latest())
+        target = {
+            p: (o if o >= 0 else ends[p])
+            for p, o in offsets(admin, topic, OffsetSpec.for_timestamp(millis)).items()
+        }
+    elif from_offset is not None:
+        earliest = offsets(admin, topic, OffsetSpec.earliest())
+        target = {p: max(from_offset, low) for p, low in earliest.items()}
+    else:
+        raise OperationRefused("say where to replay from")
+    current = {
+        lag.partition: lag.committed for lag in group_lag(settings, group) if lag.topic == topic
+    }
+    return ReplayPlan(topic, group, target, current)
+
+
+def apply_replay(settings: KafkaSettings, plan: ReplayPlan) -> None:
+    """Move the group's offsets. Refused while the group has members: their positions would
+    overwrite ours; stop the group's consumers first, then start them to replay."""
+    admin = admin_client(settings)
+    if not group_is_empty(admin, plan.group):
+        raise OperationRefused(
+            f"consumer group {plan.group} has running members; stop its workers, then replay"
+        )
+    partitions = [TopicPartition(plan.topic, p, o) for p, o in plan.new_offsets.items()]
+    request = [ConsumerGroupTopicPartitions(plan.group, partitions)]
+    _result(admin.alter_consumer_group_offsets(request)[plan.group], "moving offsets")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def original_topic(self) -> str:
+        return self.headers.get("dlq.original.topic", self.topic.removesuffix(DLQ_SUFFIX))
+
+    @property
+    def reason(self) -> str:
+        error_class = self.headers.get("dlq.error.class", "?")
+        return f"{error_class}: {self.headers.get('dlq.error.message', '')}"
+
+
+def dead_letter_topics(settings: KafkaSettings) -> list[str]:
+    names = admin_client(settings).list_topics(timeout=10).topics
+    prefix = settings.topic_namespace
+    return sorted(n for n in names if n.endswith(DLQ_SUFFIX) and n.startswith(prefix))
+
+
+def read_dead_letters(
+    settings: KafkaSettings, topic: str, *, group: str | None = None, limit: int = 1000
+) -> Iterator[tuple[DeadLetter, Message]]:
+    """The topic's dead letters from the group's committed offsets (all of them without one)."""
+    admin = admin_client(settings)
+    ends = offsets(admin, topic, OffsetSpec.latest())
+    consumer = Consumer(
+        {
+            **settings.client_config(),
+            "group.id": group or f"shopctl-peek-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        committed = (
+            {
+                tp.partition: tp.offset
+                for tp in consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+            }
+            if group
+            else {}
+        )
+        starts = {
+            p: committed.get(p, -1)
+            if committed.get(p, -1) >= 0
+            else offsets(admin, topic, OffsetSpec.earliest())[p]
+            for p in ends
+        }
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in ends])
+        remaining = {p for p in ends if starts[p] < ends[p]}
+        count = 0
+        while remaining and count < limit:
+            message = consumer.poll(5)
+            if message is None:
+                raise KafkaUnavailable(f"reading {topic} stalled")
+            if message.error():
+                continue
+            count += 1
+            yield (
+                DeadLetter(
+                    topic,
+                    message.partition(),
+                    message.offset(),
+                    message.key(),
+                    message.value(),
+                    kafka_headers_to_dict(message.headers()),
+                ),
+                message,
+            )
+            if message.offset() + 1 >= ends[message.partition()]:
+                remaining.discard(message.partition())
+            if group:
+                consumer.commit(message=message, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def redrive(
+    settings: KafkaSettings, topic: str, on_each: Callable[[DeadLetter], None] | None = None
+) -> int:
+    """Publish each not yet redriven dead letter back to its original topic, keeping its key,
+    headers and attempt count; a group's offsets remember what was redriven."""
+    publisher = KafkaPublisher(settings)
+    count = 0
+    for letter, _ in read_dead_letters(settings, topic, group=REDRIVE_GROUP):
+        headers = {k: v for k, v in letter.headers.items() if not k.startswith("dlq.")}
+        headers["dlq.attempts"] = letter.headers.get("dlq.attempts", "0")
+        headers["dlq.redriven.from"] = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+        publisher.publish(
+            [
+                OutgoingMessage(
+                    letter.original_topic, letter.key or b"", letter.value or b"", headers
+                )
+            ]
+        )
+        count += 1
+        if on_each:
+            on_each(letter)
+    return count

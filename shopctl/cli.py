@@ -1,0 +1,311 @@
+"""shopctl: operate the running shop (see `shopctl --help` and each command's `--help`).
+
+Every command talks to the real stack, and on failure exits non-zero with one readable line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from eventing.config import KafkaSettings
+from eventing.errors import EventingError
+
+# Piped output (grep, a file) gets wide rows instead of wrapped cells.
+console = Console() if sys.stdout.isatty() else Console(width=240)
+DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+class ShopctlError(Exception):
+    """A failure to report as one line."""
+
+
+def parse_duration(text: str) -> timedelta:
+    match = DURATION.match(text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration like 30s, 10m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def kafka() -> KafkaSettings:
+    return KafkaSettings.from_env(client_id="shopctl", admin_timeout_s=10)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    result = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        result.add_column(column)
+    return result
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Operate the shop: its stack, topics, consumers, sagas, dead letters and search.
+
+    \b
+    Example:
+      shopctl status
+      shopctl sagas list --state COMPENSATION_FAILED
+    """
+
+
+@cli.command()
+def status() -> None:
+    """Servers and services up or down, topics, consumer lag, sagas by state, DLQ sizes.
+
+    \b
+    Example:
+      shopctl status
+    """
+    from shopctl import status as status_module
+
+    status_module.show(console, kafka())
+
+
+@cli.command()
+@click.option("--topic", required=True, help="the topic to replay, e.g. inventory.products")
+@click.option("--group", required=True, help="the consumer group to replay into")
+@click.option("--from-offset", type=int, help="replay from this offset in every partition")
+@click.option("--from-time", type=parse_time, help="replay from this ISO 8601 time")
+@click.option("--from-beginning", is_flag=True, help="replay the whole retained topic")
+@click.option("--dry-run", is_flag=True, help="show what would move, change nothing")
+def replay(topic, group, from_offset, from_time, from_beginning, dry_run) -> None:
+    """Re-run a topic's events into a consumer group's handlers.
+
+    Moves the group's committed offsets back (the group's workers must be stopped); when they
+    start again they re-apply the events, and their inboxes make anything already applied a
+    no-op, so a replay is safe to run twice.
+
+    \b
+    Example (rebuild the order service's catalogue after restoring its database):
+      infra/services/ctl down order-worker
+      shopctl replay --topic inventory.products --group order-service --from-beginning
+      infra/services/ctl up order-worker
+    """
+    from eventing.operations import apply_replay, plan_replay
+
+    chosen = [from_offset is not None, from_time is not None, from_beginning]
+    if sum(chosen) != 1:
+        raise ShopctlError("say exactly one of --from-offset, --from-time, --from-beginning")
+    settings = kafka()
+    plan = plan_replay(
+        settings,
+        settings.qualify(topic),
+        group,
+        from_offset=from_offset,
+        from_time=from_time,
+        from_beginning=from_beginning,
+    )
+    view = table("partition", "committed", "replay from", title=f"{plan.topic} → {group}")
+    for partition, offset in sorted(plan.new_offsets.items()):
+        committed = plan.current.get(partition)
+        view.add_row(str(partition), "-" if committed is None else str(committed), str(offset))
+    console.print(view)
+    if dry_run:
+        console.print(f"dry run: {plan.messages} messages would be re-delivered")
+        return
+    apply_replay(settings, plan)
+    console.print(
+        f"moved {group}'s offsets: {plan.messages} messages will be re-delivered "
+        "when its workers start"
+    )
+
+
+@cli.group()
+def sagas() -> None:
+    """List, inspect and retry sagas."""
+
+
+@sagas.command("list")
+@click.option(
+    "--state", help="RUNNING, COMPENSATING, ABORTING, COMPLETED, ABORTED, COMPENSATION_FAILED"
+)
+@click.option("--older-than", type=parse_duration, help="not changed for this long, e.g. 10m")
+@click.option("--limit", type=int, default=50, show_default=True)
+def sagas_list(state, older_than, limit) -> None:
+    """Sagas, newest change first.
+
+    \b
+    Example:
+      shopctl sagas list --state RUNNING --older-than 5m
+    """
+    from shopctl import sagas as sagas_module
+
+    rows = sagas_module.list_sagas(state=state, older_than=older_than, limit=limit)
+    view = table("saga id", "type", "key", "state", "step", "reason", "updated")
+    for row in rows:
+        view.add_row(
+            str(row.saga_id),
+            row.saga_type,
+            row.saga_key,
+            row.state,
+            row.current_step or "-",
+            row.failure_reason or "-",
+            row.updated_at.isoformat(timespec="seconds"),
+        )
+    console.print(view)
+    console.print(f"{len(rows)} saga(s)")
+
+
+@sagas.command("show")
+@click.argument("saga_id")
+def sagas_show(saga_id) -> None:
+    """One saga with its step log.
+
+    \b
+    Example:
+      shopctl sagas show 3f1c2a9e-6d0b-4c1e-9d43-0c5c2f1b7a10
+    """
+    from shopctl import sagas as sagas_module
+
+    instance = sagas_module.show(saga_id)
+    console.print(
+        f"[bold]{instance.saga_type}[/] {instance.saga_id} for {instance.key}: "
+        f"[bold]{instance.state}[/] (step {instance.current_step or '-'}, "
+        f"reason {instance.failure_reason or '-'})"
+    )
+    view = table("at", "step", "status", "detail")
+    for entry in instance.log:
+        view.add_row(
+            entry.at.isoformat(timespec="milliseconds"), entry.step, entry.status, entry.detail
+        )
+    console.print(view)
+
+
+@sagas.command("retry")
+@click.argument("saga_id")
+def sagas_retry(saga_id) -> None:
+    """Send a stuck or compensation-failed saga's awaited command again.
+
+    \b
+    Example:
+      shopctl sagas retry 3f1c2a9e-6d0b-4c1e-9d43-0c5c2f1b7a10
+    """
+    from shopctl import sagas as sagas_module
+
+    instance = sagas_module.retry(saga_id)
+    console.print(f"saga {instance.saga_id} is {instance.state}: resent {instance.current_step}")
+
+
+@cli.group()
+def dlq() -> None:
+    """Inspect and redrive dead letters."""
+
+
+@dlq.command("list")
+@click.option("--topic", help="one dead-letter topic, e.g. orders.commands.dlq")
+def dlq_list(topic) -> None:
+    """Dead-letter topics and how many letters each holds (or one topic's letters).
+
+    \b
+    Example:
+      shopctl dlq list
+      shopctl dlq list --topic inventory.commands.dlq
+    """
+    from confluent_kafka.admin import OffsetSpec
+
+    from eventing.kafka_admin import admin_client
+    from eventing.operations import dead_letter_topics, offsets, read_dead_letters
+
+    settings = kafka()
+    if topic:
+        view = table("partition@offset", "key", "original", "attempts", "reason")
+        for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+            view.add_row(
+                f"{letter.partition}@{letter.offset}",
+                (letter.key or b"").decode(errors="replace"),
+                f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
+                letter.headers.get("dlq.attempts", "?"),
+                letter.reason[:120],
+            )
+        console.print(view)
+        return
+    admin = admin_client(settings)
+    view = table("dead-letter topic", "letters")
+    for name in dead_letter_topics(settings):
+        earliest = offsets(admin, name, OffsetSpec.earliest())
+        latest = offsets(admin, name, OffsetSpec.latest())
+        view.add_row(name, str(sum(latest[p] - earliest[p] for p in latest)))
+    console.print(view)
+
+
+@dlq.command("show")
+@click.argument("topic")
+@click.argument("position", metavar="PARTITION@OFFSET")
+def dlq_show(topic, position) -> None:
+    """One dead letter: its headers (why it failed, where from) and its value.
+
+    \b
+    Example:
+      shopctl dlq show inventory.commands.dlq 0@12
+    """
+    from eventing.operations import read_dead_letters
+
+    try:
+        partition, offset = (int(part) for part in position.split("@"))
+    except ValueError:
+        raise ShopctlError(f"{position!r} is not PARTITION@OFFSET") from None
+    settings = kafka()
+    for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+        if (letter.partition, letter.offset) == (partition, offset):
+            for name, value in sorted(letter.headers.items()):
+                console.print(f"[bold]{name}[/]: {value}")
+            console.print((letter.value or b"").decode(errors="replace"))
+            return
+    raise ShopctlError(f"no dead letter at {position} in {topic}")
+
+
+@dlq.command("redrive")
+@click.option("--topic", required=True, help="the dead-letter topic to redrive")
+def dlq_redrive(topic) -> None:
+    """Send dead letters back to their original topic, keeping their attempt count.
+
+    Each letter is redriven once (a consumer group remembers where redriving stopped); the
+    consumers' inboxes make a letter that was in fact applied a no-op.
+
+    \b
+    Example (after fixing what poisoned them):
+      shopctl dlq redrive --topic inventory.commands.dlq
+    """
+    from rich.progress import Progress
+
+    from eventing.operations import redrive
+
+    settings = kafka()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("redriving", total=None)
+        count = redrive(
+            settings, settings.qualify(topic), on_each=lambda _letter: progress.advance(task)
+        )
+    console.print(f"redrove {count} dead letter(s) from {topic}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("shopctl: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        click.echo(f"shopctl: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except (ShopctlError, EventingError, KeyError, LookupError) as error:
+        click.echo(f"shopctl: {error}", err=True)
+        sys.exit(1)
+    except Exception as error:  # a driver's error: one line, no traceback
+        click.echo(f"shopctl: {type(error).__name__}: {error}", err=True)
+        sys.exit(1)

@@ -1,0 +1,108 @@
+"""`shopctl status`: what runs, what it holds, and what is behind."""
+
+from __future__ import annotations
+
+import os
+
+import requests
+from confluent_kafka.admin import OffsetSpec
+from rich.console import Console
+from rich.table import Table
+
+from eventing.config import KafkaSettings
+from eventing.kafka_admin import admin_client
+from eventing.operations import consumer_groups, group_lag, offsets
+from eventing.topics import DLQ_SUFFIX, all_topics
+
+HTTP_PARTS = {
+    "order-service": os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8000") + "/readyz",
+    "inventory-service": os.environ.get("INVENTORY_SERVICE_URL", "http://127.0.0.1:8001")
+    + "/readyz",
+    "payment-service": os.environ.get("PAYMENT_SERVICE_URL", "http://127.0.0.1:8002") + "/readyz",
+    "search-api": os.environ.get("SEARCH_SERVICE_URL", "http://127.0.0.1:8003") + "/readyz",
+    "elasticsearch": os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    + "/_cluster/health",
+    "jaeger": os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686") + "/api/services",
+}
+
+
+def _http_state(url: str) -> str:
+    try:
+        response = requests.get(url, timeout=2)
+    except requests.RequestException:
+        return "[red]down[/]"
+    return "[green]up[/]" if response.ok else f"[yellow]{response.status_code}[/]"
+
+
+def _postgres_state() -> str:
+    from shopctl.sagas import counts_by_state
+
+    try:
+        counts_by_state()
+    except Exception as error:
+        return f"[red]down[/] ({type(error).__name__})"
+    return "[green]up[/]"
+
+
+def show(console: Console, settings: KafkaSettings) -> None:
+    parts = Table(title="stack and services", title_justify="left")
+    parts.add_column("part")
+    parts.add_column("state")
+    parts.add_column("where")
+    admin = admin_client(settings)
+    try:
+        admin.list_topics(timeout=3)
+        kafka_state = "[green]up[/]"
+    except Exception:
+        kafka_state = "[red]down[/]"
+    parts.add_row("kafka", kafka_state, settings.bootstrap_servers)
+    parts.add_row("postgresql", _postgres_state(), "sagas database")
+    for name, url in HTTP_PARTS.items():
+        parts.add_row(name, _http_state(url), url)
+    console.print(parts)
+    if "down" in kafka_state:
+        return
+
+    topics = Table(title="topics", title_justify="left")
+    for column in ("topic", "partitions", "end offsets (sum)", "retained messages"):
+        topics.add_column(column)
+    for spec in all_topics():
+        name = settings.qualify(spec.name)
+        latest = offsets(admin, name, OffsetSpec.latest())
+        earliest = offsets(admin, name, OffsetSpec.earliest())
+        retained = sum(latest[p] - earliest[p] for p in latest)
+        style = "red" if name.endswith(DLQ_SUFFIX) and retained else ""
+        topics.add_row(
+            name,
+            str(len(latest)),
+            str(sum(latest.values())),
+            f"[{style}]{retained}[/]" if style else str(retained),
+        )
+    console.print(topics)
+
+    groups = Table(title="consumer groups", title_justify="left")
+    for column in ("group", "state", "lag", "per topic"):
+        groups.add_column(column)
+    for group, state in sorted(consumer_groups(settings).items()):
+        if group.startswith(("shopctl-peek-", "reader-", "bench-")):
+            continue
+        lags = group_lag(settings, group)
+        per_topic: dict[str, int] = {}
+        for lag in lags:
+            per_topic[lag.topic] = per_topic.get(lag.topic, 0) + lag.lag
+        groups.add_row(
+            group,
+            state,
+            str(sum(per_topic.values())),
+            ", ".join(f"{t}={n}" for t, n in sorted(per_topic.items())),
+        )
+    console.print(groups)
+
+    from shopctl.sagas import counts_by_state
+
+    sagas = Table(title="sagas by state", title_justify="left")
+    sagas.add_column("state")
+    sagas.add_column("count")
+    for state, count in sorted(counts_by_state().items()):
+        sagas.add_row(state, str(count))
+    console.print(sagas)
