@@ -1,0 +1,230 @@
+"""Checkout end to end: the real services, orchestrator, Kafka and PostgreSQL, driven only
+through the storefront's HTTP contract (plus kill -9 for crash recovery)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import pytest
+import requests
+
+from tests.support.shop import ADMIN, Shop, ShopOptions, run_shop
+
+pytestmark = pytest.mark.e2e
+TERMINAL = {"APPROVED", "REJECTED", "CANCELLED"}
+
+
+@pytest.fixture(scope="module")
+def shop():
+    with ExitStack() as stack:
+        yield run_shop(stack, ShopOptions(reply_timeout_s=8, payment_timeout_s=4))
+
+
+def new_sku() -> str:
+    return f"SKU-{uuid.uuid4().hex[:10].upper()}"
+
+
+def create_product(shop: Shop, *, stock: int, price_cents: int = 1000, sku: str | None = None):
+    sku = sku or new_sku()
+    response = requests.post(
+        f"{shop.inventory_url}/products",
+        headers=ADMIN,
+        timeout=10,
+        json={
+            "sku": sku,
+            "name": f"Product {sku}",
+            "description": "e2e",
+            "category": "e2e",
+            "price_cents": price_cents,
+            "stock": stock,
+            "attributes": {},
+        },
+    )
+    assert response.status_code == 201, response.text
+    return sku
+
+
+def product(shop: Shop, sku: str) -> dict:
+    return requests.get(f"{shop.inventory_url}/products/{sku}", timeout=10).json()
+
+
+def place_order(
+    shop: Shop,
+    items: list[tuple[str, int]],
+    payment_method: str = "tok_visa",
+    timeout_s: float = 30.0,
+) -> str:
+    """POST /orders; retried with the same key while the catalogue has not heard of a sku."""
+    key = str(uuid.uuid4())
+    body = {
+        "customer_id": "e2e-customer",
+        "payment_method": payment_method,
+        "items": [{"sku": sku, "quantity": quantity} for sku, quantity in items],
+    }
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = requests.post(
+            f"{shop.order_url}/orders", json=body, timeout=30, headers={"Idempotency-Key": key}
+        )
+        if response.status_code in (200, 202):
+            return response.json()["order_id"]
+        assert response.status_code == 422 and time.monotonic() < deadline, response.text
+        time.sleep(0.2)
+
+
+def order(shop: Shop, order_id: str) -> dict:
+    return requests.get(f"{shop.order_url}/orders/{order_id}", timeout=10).json()
+
+
+def wait_terminal(shop: Shop, order_ids: list[str], timeout_s: float = 90.0) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout_s
+    done: dict[str, dict] = {}
+    while len(done) < len(order_ids):
+        for order_id in order_ids:
+            if order_id not in done:
+                current = order(shop, order_id)
+                if current["status"] in TERMINAL:
+                    done[order_id] = current
+        if len(done) < len(order_ids):
+            assert time.monotonic() < deadline, (
+                f"{len(order_ids) - len(done)} orders still pending\n{shop.log_tail()}"
+            )
+            time.sleep(0.3)
+    return done
+
+
+def payments(shop: Shop, order_id: str) -> list[dict]:
+    response = requests.get(
+        f"{shop.payment_url}/payments", params={"order_id": order_id}, timeout=10
+    )
+    assert response.ok, response.text
+    return response.json()["items"]
+
+
+def assert_invariants(shop: Shop, orders: dict[str, dict]) -> None:
+    """The contract's invariants after every saga ended."""
+    for order_id, current in orders.items():
+        statuses = [p["status"] for p in payments(shop, order_id)]
+        if current["status"] == "APPROVED":
+            captured = [p for p in payments(shop, order_id) if p["status"] == "CAPTURED"]
+            assert len(captured) == 1, (order_id, statuses)
+            assert captured[0]["amount_cents"] == current["total_cents"]
+        else:
+            assert not {"CAPTURED", "AUTHORIZED"} & set(statuses), (order_id, statuses)
+
+
+def assert_stock_conserved(shop: Shop, sku: str, initial: int, orders: dict[str, dict]) -> None:
+    committed = sum(
+        item["quantity"]
+        for o in orders.values()
+        if o["status"] == "APPROVED"
+        for item in o["items"]
+        if item["sku"] == sku
+    )
+    state = product(shop, sku)
+    assert state["stock_reserved"] == 0, state
+    assert state["stock_on_hand"] == initial - committed, (state, committed)
+    assert state["stock_on_hand"] >= 0
+
+
+def checkout(shop: Shop, items, payment_method="tok_visa") -> dict:
+    order_id = place_order(shop, items, payment_method)
+    return wait_terminal(shop, [order_id])[order_id]
+
+
+def test_an_order_with_stock_and_a_good_card_is_approved_and_paid_once(shop):
+    sku = create_product(shop, stock=5, price_cents=1250)
+    approved = checkout(shop, [(sku, 2)])
+    assert (approved["status"], approved["total_cents"]) == ("APPROVED", 2500)
+    assert [(p["status"], p["amount_cents"]) for p in payments(shop, approved["order_id"])] == [
+        ("CAPTURED", 2500)
+    ]
+    assert (product(shop, sku)["stock_on_hand"], product(shop, sku)["stock_reserved"]) == (3, 0)
+    assert approved["saga"]["state"] == "COMPLETED"
+    assert [s["name"] for s in approved["saga"]["steps"] if s["status"] == "SUCCEEDED"] == [
+        "reserve_stock",
+        "authorize_payment",
+        "capture_payment",
+        "commit_stock",
+        "approve_order",
+    ]
+
+
+def test_an_order_for_more_than_the_stock_is_rejected_out_of_stock_holding_nothing(shop):
+    sku = create_product(shop, stock=1)
+    rejected = checkout(shop, [(sku, 2)])
+    assert (rejected["status"], rejected["rejection_reason"]) == ("REJECTED", "OUT_OF_STOCK")
+    assert payments(shop, rejected["order_id"]) == []
+    assert (product(shop, sku)["stock_on_hand"], product(shop, sku)["stock_reserved"]) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [("tok_declined", "PAYMENT_DECLINED"), ("tok_insufficient_funds", "INSUFFICIENT_FUNDS")],
+)
+def test_a_declined_card_releases_the_stock_and_rejects_with_the_reason(shop, token, reason):
+    sku = create_product(shop, stock=3)
+    rejected = checkout(shop, [(sku, 1)], payment_method=token)
+    assert (rejected["status"], rejected["rejection_reason"]) == ("REJECTED", reason)
+    assert [p["status"] for p in payments(shop, rejected["order_id"])] == ["DECLINED"]
+    assert (product(shop, sku)["stock_on_hand"], product(shop, sku)["stock_reserved"]) == (3, 0)
+
+
+def test_a_processor_that_never_answers_times_out_voids_and_releases(shop):
+    sku = create_product(shop, stock=3)
+    rejected = checkout(shop, [(sku, 1)], payment_method="tok_timeout")
+    assert (rejected["status"], rejected["rejection_reason"]) == ("REJECTED", "TIMEOUT")
+    assert {p["status"] for p in payments(shop, rejected["order_id"])} <= {"VOIDED"}
+    assert (product(shop, sku)["stock_on_hand"], product(shop, sku)["stock_reserved"]) == (3, 0)
+    steps = {(s["name"], s["status"]) for s in rejected["saga"]["steps"]}
+    assert {
+        ("authorize_payment", "TIMED_OUT"),
+        ("authorize_payment", "COMPENSATED"),
+        ("reserve_stock", "COMPENSATED"),
+    } <= steps
+
+
+def test_a_product_deleted_between_order_and_reservation_is_rejected_unavailable(shop):
+    sku = create_product(shop, stock=3)
+    place_order(shop, [(sku, 1)])  # the catalogue knows the sku now
+    shop.stop("inventory_service:worker")
+    try:
+        order_id = place_order(shop, [(sku, 1)])
+        deleted = requests.delete(f"{shop.inventory_url}/products/{sku}", headers=ADMIN, timeout=10)
+        assert deleted.status_code == 204
+    finally:
+        shop.start("inventory_service:worker")
+    rejected = wait_terminal(shop, [order_id])[order_id]
+    assert (rejected["status"], rejected["rejection_reason"]) == ("REJECTED", "PRODUCT_UNAVAILABLE")
+    assert payments(shop, order_id) == []
+
+
+def test_cancelling_an_approved_order_refunds_it_and_returns_the_stock(shop):
+    sku = create_product(shop, stock=4, price_cents=500)
+    approved = checkout(shop, [(sku, 3)])
+    assert approved["status"] == "APPROVED"
+    response = requests.post(f"{shop.order_url}/orders/{approved['order_id']}/cancel", timeout=10)
+    assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 60
+    while order(shop, approved["order_id"])["status"] != "CANCELLED":
+        assert time.monotonic() < deadline, shop.log_tail()
+        time.sleep(0.3)
+    assert [p["status"] for p in payments(shop, approved["order_id"])] == ["REFUNDED"]
+    assert (product(shop, sku)["stock_on_hand"], product(shop, sku)["stock_reserved"]) == (4, 0)
+    again = requests.post(f"{shop.order_url}/orders/{approved['order_id']}/cancel", timeout=10)
+    assert again.status_code == 409
+
+
+def test_concurrent_checkouts_for_the_last_unit_approve_exactly_one(shop):
+    sku = create_product(shop, stock=1)
+    warm_up = place_order(shop, [(sku, 1)], payment_method="tok_declined")  # teaches the catalogue
+    wait_terminal(shop, [warm_up])
+    with ThreadPoolExecutor(8) as pool:
+        order_ids = list(pool.map(lambda _: place_order(shop, [(sku, 1)]), range(8)))
+    outcomes = wait_terminal(shop, order_ids)
+    assert [o["status"] for o in outcomes.values()].count("APPROVED") == 1
+    assert_invariants(shop, outcomes)
+    assert product(shop, sku)["stock_on_hand"] == 0

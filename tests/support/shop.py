@@ -1,0 +1,172 @@
+"""A whole shop as real processes, for end-to-end tests: each service's API (gunicorn) and
+worker, and the saga orchestrator, started with `python -m ...` exactly as `make up` does, but
+on free ports, scratch databases and a topic namespace of their own. Any process can be killed
+(SIGKILL) and started again mid-test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from eventing.config import KafkaSettings
+from eventing.topics import all_topics
+from tests.support.scratch import scratch_database, scratch_topics
+
+REPO = Path(__file__).resolve().parents[2]
+ADMIN = {"Authorization": "Bearer e2e-admin-token"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    package: str
+    env_prefix: str
+    has_api: bool = True
+
+
+SERVICES = (
+    ServiceSpec("inventory_service", "INVENTORY_"),
+    ServiceSpec("payment_service", "PAYMENT_"),
+    ServiceSpec("order_service", "ORDER_"),
+    ServiceSpec("sagas", "SAGAS_", has_api=False),
+)
+
+
+@dataclass
+class Shop:
+    kafka: KafkaSettings
+    env: dict[str, str]
+    urls: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shop-e2e-")))
+
+    @property
+    def order_url(self) -> str:
+        return self.urls["order_service"]
+
+    @property
+    def inventory_url(self) -> str:
+        return self.urls["inventory_service"]
+
+    @property
+    def payment_url(self) -> str:
+        return self.urls["payment_service"]
+
+    def start(self, name: str) -> None:
+        package, role = name.rsplit(":", 1)
+        log = (self.logs / f"{package}-{role}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", package, role, *(["--workers", "2"] if role == "api" else [])],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and its children (gunicorn workers): a crash, not a stop."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        for url in self.urls.values():
+            while True:
+                try:
+                    if requests.get(f"{url}/readyz", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                dead = {n: p.returncode for n, p in self.processes.items() if p.poll() is not None}
+                assert not dead, f"processes exited: {dead}; logs in {self.logs}"
+                assert time.monotonic() < deadline, f"{url} not ready; logs in {self.logs}"
+                time.sleep(0.3)
+
+    def log_tail(self, lines: int = 30) -> str:
+        parts = []
+        for path in sorted(self.logs.glob("*.log")):
+            parts.append(f"--- {path.name}\n" + "\n".join(path.read_text().splitlines()[-lines:]))
+        return "\n".join(parts)
+
+
+@dataclass
+class ShopOptions:
+    reply_timeout_s: float = 5.0
+    payment_timeout_s: float = 3.0
+    retry_base_delay_s: float = 0.5
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def process_names() -> list[str]:
+    names = []
+    for spec in SERVICES:
+        if spec.has_api:
+            names.append(f"{spec.package}:api")
+        names.append(f"{spec.package}:worker")
+    return names
+
+
+def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
+    """Start the whole shop; everything is stopped and removed when `stack` closes."""
+    options = options or ShopOptions()
+    kafka = KafkaSettings.from_env(client_id="e2e", topic_namespace=f"e{uuid.uuid4().hex[:8]}.")
+    stack.enter_context(scratch_topics(kafka, all_topics()))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_TOPIC_NAMESPACE": kafka.topic_namespace,
+        "ADMIN_TOKEN": ADMIN["Authorization"].split()[1],
+        "OTEL_TRACES_EXPORTER": os.environ.get("E2E_OTEL_TRACES_EXPORTER", "none"),
+        "SAGAS_REPLY_TIMEOUT_S": str(options.reply_timeout_s),
+        "SAGAS_PAYMENT_TIMEOUT_S": str(options.payment_timeout_s),
+        "SAGAS_RETRY_BASE_DELAY_S": str(options.retry_base_delay_s),
+        "WEB_CONCURRENCY": "2",
+        **options.extra_env,
+    }
+    shop = Shop(kafka, env)
+    for spec in SERVICES:
+        engine = stack.enter_context(scratch_database(pool_size=2))
+        env[f"{spec.env_prefix}DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+        if spec.has_api:
+            port = free_port()
+            env[f"{spec.env_prefix}PORT"] = str(port)
+            shop.urls[spec.package] = f"http://127.0.0.1:{port}"
+
+    def stop_all() -> None:
+        for name in reversed(list(shop.processes)):
+            shop.stop(name)
+
+    stack.callback(stop_all)
+    for name in process_names():
+        shop.start(name)
+    shop.wait_ready()
+    return shop
