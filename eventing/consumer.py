@@ -58,6 +58,30 @@ class _PendingRetry:
     resume_at: float
 
 
+def dead_letter_headers(
+    *,
+    headers: dict[str, str],
+    topic: str,
+    partition: int,
+    offset: int,
+    group_id: str,
+    error: BaseException,
+    attempts: int,
+) -> dict[str, str]:
+    """The original headers plus where the message came from and why it failed."""
+    return {
+        **headers,
+        "dlq.original.topic": topic,
+        "dlq.original.partition": str(partition),
+        "dlq.original.offset": str(offset),
+        "dlq.consumer.group": group_id,
+        "dlq.error.class": type(error).__name__,
+        "dlq.error.message": str(error)[:2000],
+        "dlq.attempts": str(attempts),
+        "dlq.failed_at": utc_now().isoformat(),
+    }
+
+
 class DeadLetters:
     """Publishes a failed message to its topic's dead-letter topic, with the reason in headers."""
 
@@ -66,18 +90,14 @@ class DeadLetters:
         self.group_id = group_id
 
     def send(self, message: Message, error: BaseException, attempts: int) -> None:
-        headers = kafka_headers_to_dict(message.headers())
-        headers.update(
-            {
-                "dlq.original.topic": message.topic(),
-                "dlq.original.partition": str(message.partition()),
-                "dlq.original.offset": str(message.offset()),
-                "dlq.consumer.group": self.group_id,
-                "dlq.error.class": type(error).__name__,
-                "dlq.error.message": str(error)[:2000],
-                "dlq.attempts": str(attempts),
-                "dlq.failed_at": utc_now().isoformat(),
-            }
+        headers = dead_letter_headers(
+            headers=kafka_headers_to_dict(message.headers()),
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            group_id=self.group_id,
+            error=error,
+            attempts=attempts,
         )
         self.publisher.publish(
             [
