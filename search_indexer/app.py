@@ -1,0 +1,161 @@
+"""The faust-streaming app that keeps the product index in step with inventory's events.
+
+Events are taken in batches (up to `batch_size`, or whatever arrived within
+`batch_within_s`), reduced to each product's newest event, and bulk-written with external
+versions. faust acks a batch once the agent asks for the next one, even if the agent raised,
+so the agent never raises: while Elasticsearch is down it retries the same batch (no offset
+moves past what was written), and an event that cannot be indexed goes to the dead-letter
+topic with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+
+import contracts
+from eventing import topics
+from eventing.consumer import dead_letter_headers
+from eventing.errors import EventingError, PoisonMessage
+from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.registry import Event, registry
+from eventing.topics import dead_letter_topic
+from search_indexer.config import Settings, load_settings
+from search_indexer.documents import bulk_action, is_product_event, latest_per_product
+from search_indexer.index import ProductIndex, SearchUnavailable, client
+
+log = logging.getLogger(__name__)
+_ = contracts  # importing it registers the product events
+CONSUMER_GROUP = "search-indexer"
+
+
+class Indexer:
+    """What the agent does with a batch; plain Python, so tests can drive it directly."""
+
+    def __init__(self, settings: Settings, index: ProductIndex, publisher: KafkaPublisher):
+        self.settings = settings
+        self.index = index
+        self.publisher = publisher
+        self.kafka = settings.kafka()
+        self.indexed = 0
+        self._index_ready = False
+
+    def _ensure_index(self) -> None:
+        """Create the index and alias before the first write: a write to a missing alias
+        would make Elasticsearch create a plain index of that name with guessed mappings."""
+        while not self._index_ready:
+            try:
+                self.index.ensure()
+                self._index_ready = True
+            except SearchUnavailable as error:
+                log.warning("cannot prepare the index yet: %s", error)
+                time.sleep(1)
+
+    def handle_batch(self, records: list[dict[str, Any]]) -> None:
+        """records: value, key, headers, topic, partition, offset of each Kafka message."""
+        events: list[tuple[Event, dict[str, Any]]] = []
+        for record in records:
+            try:
+                decoded = registry.decode(record["value"])
+            except PoisonMessage as error:
+                self.dead_letter(record, error)
+                continue
+            if is_product_event(decoded.event):
+                events.append((decoded.event, record))
+        latest = latest_per_product([event for event, _ in events])
+        actions = [bulk_action(event, self.index.alias) for event in latest]
+        if not actions:
+            return
+        self._ensure_index()
+        rejected = self.index.write_until_done(actions, max_backoff_s=self.settings.max_backoff_s)
+        for refusal in rejected:
+            for event, record in events:
+                if event.sku == refusal.doc_id:  # type: ignore[attr-defined]
+                    self.dead_letter(record, refusal)
+        self.indexed += len(actions)
+
+    def dead_letter(self, record: dict[str, Any], error: EventingError) -> None:
+        log.error(
+            "dead-lettering %s[%s]@%s: %s",
+            record["topic"],
+            record["partition"],
+            record["offset"],
+            error,
+        )
+        headers = dead_letter_headers(
+            headers=record["headers"],
+            topic=record["topic"],
+            partition=record["partition"],
+            offset=record["offset"],
+            group_id=CONSUMER_GROUP,
+            error=error,
+            attempts=1,
+        )
+        self.publisher.publish(
+            [
+                OutgoingMessage(
+                    dead_letter_topic(record["topic"]),
+                    record["key"] or b"",
+                    record["value"] or b"",
+                    headers,
+                )
+            ]
+        )
+
+
+def _record(event: faust.types.EventT) -> dict[str, Any]:
+    message = event.message
+    return {
+        "value": message.value,
+        "key": message.key,
+        "headers": {
+            k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+            for k, v in (message.headers or [])
+        },
+        "topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+    }
+
+
+def create_faust_app(settings: Settings | None = None) -> faust.App:
+    settings = settings or load_settings()
+    kafka = settings.kafka()
+    app = faust.App(
+        CONSUMER_GROUP,
+        broker=f"kafka://{kafka.bootstrap_servers}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=3,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+    )
+    index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
+    indexer = Indexer(settings, index, KafkaPublisher(kafka))
+    products = app.topic(
+        kafka.qualify(topics.PRODUCTS), value_serializer="raw", key_serializer="raw", internal=False
+    )
+
+    @app.agent(products)
+    async def index_products(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+            records = [_record(event) for event in events]
+            try:
+                await asyncio.to_thread(indexer.handle_batch, records)
+            except Exception:  # never let faust ack a batch that was not written
+                log.exception("indexing a batch failed unexpectedly; retrying it")
+                while True:
+                    await asyncio.sleep(1)
+                    try:
+                        await asyncio.to_thread(indexer.handle_batch, records)
+                        break
+                    except Exception:
+                        log.exception("retrying the batch failed")
+
+    app.indexer = indexer  # type: ignore[attr-defined]
+    return app

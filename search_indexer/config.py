@@ -1,0 +1,29 @@
+"""The search indexer's settings (env prefix `SEARCH_`), read once at start-up."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from eventing.config import KafkaSettings
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEARCH_", extra="ignore")
+
+    service_name: str = "search-indexer"
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+    index_alias: str = "products"
+    """Searches and writes go through this alias; a rebuild swaps the index behind it."""
+    port: int = 8003
+    batch_size: int = 500
+    batch_within_s: float = 0.2
+    """A single change is written within this long; under load, batches of `batch_size`."""
+    max_backoff_s: float = 10.0
+    log_level: str = "INFO"
+
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings.from_env(client_id=self.service_name)
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)

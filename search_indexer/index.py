@@ -1,0 +1,169 @@
+"""The Elasticsearch adapter: versioned indices behind an alias, bulk writes, search.
+
+Callers see `SearchUnavailable` (transient: retry) and `RejectedDocument` (an event whose
+document Elasticsearch refuses: dead-letter it), never the client's exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from elasticsearch.helpers import BulkIndexError, bulk
+
+from eventing.errors import EventingError, TransientError
+from search_indexer.documents import INDEX_MAPPINGS, INDEX_SETTINGS
+
+log = logging.getLogger(__name__)
+
+
+class SearchUnavailable(TransientError):
+    """Elasticsearch did not answer, or answered with a server error."""
+
+
+class RejectedDocument(EventingError):
+    """Elasticsearch refused a document for a reason retrying cannot fix."""
+
+    def __init__(self, doc_id: str, reason: str):
+        super().__init__(f"document {doc_id} rejected: {reason}")
+        self.doc_id = doc_id
+
+
+def client(url: str) -> Elasticsearch:
+    return Elasticsearch(url, request_timeout=10, max_retries=0, retry_on_timeout=False)
+
+
+def new_index_name(alias: str) -> str:
+    return f"{alias}-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+
+
+class ProductIndex:
+    def __init__(self, es: Elasticsearch, alias: str):
+        self.es = es
+        self.alias = alias
+
+    def _call(self, what: str, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (TransportError, ConnectionError) as error:
+            raise SearchUnavailable(f"{what}: {error}") from error
+        except ApiError as error:
+            if error.status_code >= 500 or error.status_code == 429:
+                raise SearchUnavailable(f"{what}: {error}") from error
+            raise
+
+    def create_index(self, name: str) -> None:
+        self._call(
+            "creating index",
+            self.es.indices.create,
+            index=name,
+            settings=INDEX_SETTINGS,
+            mappings=INDEX_MAPPINGS,
+        )
+
+    def indices_behind_alias(self) -> list[str]:
+        try:
+            return sorted(self._call("reading alias", self.es.indices.get_alias, name=self.alias))
+        except NotFoundError:
+            return []
+
+    def ensure(self) -> str:
+        """The index behind the alias, created (with the alias) if there is none."""
+        current = self.indices_behind_alias()
+        if current:
+            return current[0]
+        name = new_index_name(self.alias)
+        self.create_index(name)
+        try:
+            self._call(
+                "adding alias",
+                self.es.indices.update_aliases,
+                actions=[{"add": {"index": name, "alias": self.alias, "is_write_index": True}}],
+            )
+        except ApiError:
+            self.es.indices.delete(index=name, ignore_unavailable=True)
+            raise
+        return name
+
+    def swap_alias(self, new_index: str) -> list[str]:
+        """Point the alias at `new_index` in one atomic step; returns the indices it left."""
+        old = self.indices_behind_alias()
+        actions = [{"remove": {"index": index, "alias": self.alias}} for index in old]
+        actions.append({"add": {"index": new_index, "alias": self.alias, "is_write_index": True}})
+        self._call("swapping alias", self.es.indices.update_aliases, actions=actions)
+        return old
+
+    def delete_index(self, name: str) -> None:
+        self._call("deleting index", self.es.indices.delete, index=name, ignore_unavailable=True)
+
+    def refresh(self, index: str | None = None) -> None:
+        self._call("refreshing", self.es.indices.refresh, index=index or self.alias)
+
+    def write(self, actions: Iterable[dict[str, Any]]) -> list[RejectedDocument]:
+        """Bulk-apply actions. Version conflicts (an older event) and deletes of missing
+        documents are expected and fine; other refusals come back as RejectedDocument."""
+        try:
+            _, errors = self._call(
+                "bulk write",
+                bulk,
+                self.es,
+                actions,
+                raise_on_error=False,
+                raise_on_exception=True,
+                refresh=False,
+            )
+        except BulkIndexError as error:  # pragma: no cover - raise_on_error=False
+            errors = error.errors
+        rejected = []
+        for item in errors:
+            ((operation, detail),) = item.items()
+            status = detail.get("status", 0)
+            if status == 409 or (operation == "delete" and status == 404):
+                continue
+            if status >= 500 or status == 429:
+                raise SearchUnavailable(f"bulk {operation} failed with {status}")
+            reason = detail.get("error", {})
+            rejected.append(RejectedDocument(str(detail.get("_id")), str(reason)[:500]))
+        return rejected
+
+    def write_until_done(
+        self,
+        actions: list[dict[str, Any]],
+        stop: threading.Event | None = None,
+        max_backoff_s: float = 10.0,
+    ) -> list[RejectedDocument]:
+        """Retry while Elasticsearch is unavailable (with backoff), so nothing is skipped."""
+        failures = 0
+        while True:
+            try:
+                return self.write(actions)
+            except SearchUnavailable as error:
+                failures += 1
+                delay = min(max_backoff_s, 0.2 * 2**failures) * random.uniform(0.5, 1.0)
+                log.warning("elasticsearch unavailable (%s); retrying in %.1fs", error, delay)
+                if stop is not None and stop.wait(delay):
+                    raise
+                if stop is None:
+                    time.sleep(delay)
+
+    def search(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The raw response, or None while the index does not exist yet."""
+        try:
+            return self._call("searching", self.es.search, index=self.alias, **body).body
+        except NotFoundError:
+            return None
+
+    def all_documents(self, index: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every document by id (for comparing indices; fine for a catalogue's size)."""
+        from elasticsearch.helpers import scan
+
+        return {
+            hit["_id"]: hit["_source"]
+            for hit in scan(self.es, index=index or self.alias, query={"query": {"match_all": {}}})
+        }
