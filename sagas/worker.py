@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from sagas.bootstrap import bootstrap
+from sagas.config import load_settings
 from servicekit.observability import setup_observability, shutdown_tracing
 from servicekit.worker import run_until_signalled
 
 
 def main() -> int:
-    app = bootstrap()
-    setup_observability(app.settings.service_name, app.settings.log_level)
+    settings = load_settings()
+    setup_observability(settings.service_name, settings.log_level)
+    app = bootstrap(settings)
     try:
         return run_until_signalled(app.tasks())
     finally:

@@ -81,9 +81,27 @@ def configure_tracing(service_name: str) -> None:
     _configured.add(service_name)
 
 
+def instrument_libraries() -> None:
+    """Spans for SQL (engines created afterwards), outgoing HTTP and Elasticsearch calls."""
+    from opentelemetry.instrumentation.elasticsearch import ElasticsearchInstrumentor
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    for instrumentor in (
+        SQLAlchemyInstrumentor(),
+        RequestsInstrumentor(),
+        ElasticsearchInstrumentor(),
+    ):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
 def setup_observability(service_name: str, log_level: str = "INFO") -> None:
+    """Call first thing in a process, before any database engine is created."""
     configure_logging(service_name, log_level)
     configure_tracing(service_name)
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true":
+        instrument_libraries()
 
 
 def shutdown_tracing() -> None:
