@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from sagas.bootstrap import bootstrap
 from sagas.config import load_settings
-from servicekit.observability import setup_observability, shutdown_tracing
-from servicekit.worker import run_until_signalled
+from servicekit.worker import run_worker
 
 
 def main() -> int:
     settings = load_settings()
-    setup_observability(settings.service_name, settings.log_level)
-    app = bootstrap(settings)
-    try:
-        return run_until_signalled(app.tasks())
-    finally:
-        shutdown_tracing()
+    return run_worker(
+        settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
+    )

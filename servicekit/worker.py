@@ -47,3 +47,17 @@ def run_until_signalled(tasks: Mapping[str, Task], *, join_timeout_s: float = 30
     for thread in threads:
         thread.join(join_timeout_s)
     return 1 if failed else 0
+
+
+def run_worker(
+    service_name: str, log_level: str, build_tasks: Callable[[], Mapping[str, Task]]
+) -> int:
+    """A service's `worker` command: observability first (before any engine exists), then the
+    tasks until SIGTERM, then flush the last spans."""
+    from servicekit.observability import setup_observability, shutdown_tracing
+
+    setup_observability(service_name, log_level)
+    try:
+        return run_until_signalled(build_tasks())
+    finally:
+        shutdown_tracing()

@@ -1,0 +1,213 @@
+"""Inventory's HTTP API (the storefront contract's inventory section)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from flask import Flask
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.common import Sku
+from inventory_service import services
+from inventory_service.domain import Product, ProductExists, ProductNotFound
+from inventory_service.uow import InventoryUnitOfWork
+from servicekit.api import Api
+from servicekit.problems import conflict, not_found
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Category = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class NewProduct(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    name: Name
+    description: str = Field(default="", max_length=5000)
+    category: Category
+    price_cents: int = Field(ge=0)
+    stock: int = Field(ge=0)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProductPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    category: Category | None = None
+    price_cents: int | None = Field(default=None, ge=0)
+    attributes: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ProductPatch:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError(
+                "change at least one of name, description, category, price_cents, attributes"
+            )
+        return self
+
+
+class Restock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(ge=1)
+
+
+class ProductQuery(BaseModel):
+    category: str | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class ProductOut(BaseModel):
+    sku: str
+    name: str
+    description: str
+    category: str
+    price_cents: int
+    stock_on_hand: int
+    stock_reserved: int
+    stock_available: int
+    attributes: dict[str, Any]
+    version: int
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        return cls(
+            sku=product.sku,
+            name=product.name,
+            description=product.description,
+            category=product.category,
+            price_cents=product.price_cents,
+            stock_on_hand=product.on_hand,
+            stock_reserved=product.reserved,
+            stock_available=product.available,
+            attributes=product.attributes,
+            version=product.version,
+        )
+
+
+class ProductPage(BaseModel):
+    items: list[ProductOut]
+    page: int
+    page_size: int
+    total: int
+
+
+def build_api(
+    uow_factory: Callable[[], InventoryUnitOfWork], admin_token: Callable[[], str]
+) -> Api:
+    api = Api("inventory-service", "Inventory: products and stock", admin_token=admin_token)
+
+    def write(action: Callable[[InventoryUnitOfWork], Any]) -> Any:
+        with uow_factory() as uow:
+            try:
+                result = action(uow)
+            except ProductNotFound as error:
+                raise not_found("product", error) from None
+            uow.commit()
+            return result
+
+    @api.operation(
+        "POST",
+        "/products",
+        summary="Create a product",
+        body=NewProduct,
+        responses={201: ProductOut, 409: "the sku exists"},
+        admin=True,
+    )
+    def create_product(body: NewProduct):
+        product = Product(
+            sku=body.sku,
+            name=body.name,
+            description=body.description,
+            category=body.category,
+            price_cents=body.price_cents,
+            attributes=body.attributes,
+            on_hand=body.stock,
+        )
+        try:
+            write(lambda uow: services.create_product(uow, product))
+        except ProductExists:
+            raise conflict(f"product {body.sku} exists") from None
+        return ProductOut.of(product), 201, {"Location": f"/products/{product.sku}"}
+
+    @api.operation(
+        "GET",
+        "/products/<sku>",
+        summary="A product with its stock",
+        responses={200: ProductOut, 404: "unknown or deleted"},
+    )
+    def get_product(sku: str):
+        with uow_factory() as uow:
+            try:
+                return ProductOut.of(services.get_product(uow, sku))
+            except ProductNotFound:
+                raise not_found("product", sku) from None
+
+    @api.operation(
+        "PATCH",
+        "/products/<sku>",
+        summary="Change a product's details",
+        body=ProductPatch,
+        responses={200: ProductOut, 404: "unknown or deleted"},
+        admin=True,
+    )
+    def update_product(sku: str, body: ProductPatch):
+        changes = body.model_dump(exclude_none=True)
+        return ProductOut.of(write(lambda uow: services.update_product(uow, sku, changes)))
+
+    @api.operation(
+        "POST",
+        "/products/<sku>/restock",
+        summary="Add stock",
+        body=Restock,
+        responses={200: ProductOut, 404: "unknown or deleted"},
+        admin=True,
+    )
+    def restock(sku: str, body: Restock):
+        return ProductOut.of(write(lambda uow: services.restock(uow, sku, body.quantity)))
+
+    @api.operation(
+        "DELETE",
+        "/products/<sku>",
+        summary="Delete a product (it can no longer be ordered and leaves search)",
+        responses={204: None, 404: "unknown"},
+        admin=True,
+    )
+    def delete_product(sku: str):
+        write(lambda uow: services.delete_product(uow, sku))
+        return None, 204
+
+    @api.operation(
+        "GET",
+        "/products",
+        summary="Products, by sku, optionally of one category",
+        query=ProductQuery,
+        responses={200: ProductPage},
+    )
+    def list_products(query: ProductQuery):
+        with uow_factory() as uow:
+            products, total = services.list_products(
+                uow, query.category, query.page, query.page_size
+            )
+        return ProductPage(
+            items=[ProductOut.of(p) for p in products],
+            page=query.page,
+            page_size=query.page_size,
+            total=total,
+        )
+
+    return api
+
+
+def create_app() -> Flask:
+    from inventory_service.bootstrap import bootstrap
+    from inventory_service.config import load_settings
+    from servicekit.observability import setup_observability
+
+    settings = load_settings()
+    setup_observability(settings.service_name, settings.log_level)
+    return bootstrap(settings).flask_app()

@@ -1,0 +1,19 @@
+"""Inventory's settings (env prefix `INVENTORY_`), read once at start-up."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INVENTORY_", extra="ignore")
+
+    service_name: str = "inventory-service"
+    database_url: str = LOCAL_POSTGRES.format(database="inventory")
+    port: int = 8001
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)
