@@ -1,0 +1,72 @@
+"""What every service's bootstrap builds: the engine, the outbox and its relay, the consumer,
+the Flask app. A service subclasses `ServiceRuntime` with its API, topics and handler."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from flask import Flask
+from sqlalchemy import Table
+from sqlalchemy.orm import sessionmaker
+
+import contracts
+from eventing.config import KafkaSettings
+from eventing.consumer import EventConsumer, Handler
+from eventing.outbox import Outbox, OutboxRelay
+from eventing.producer import KafkaPublisher
+from eventing.registry import registry
+from servicekit.api import Api
+from servicekit.app import create_service_app, kafka_check
+from servicekit.db import UnitOfWork, make_engine, ping
+from servicekit.settings import ServiceSettings
+
+_ = contracts  # importing it registers every message type
+U = TypeVar("U", bound=UnitOfWork)
+
+
+class ServiceRuntime(ABC, Generic[U]):
+    consumer_group: str
+    subscribed_topics: Sequence[str]
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        kafka: KafkaSettings | None,
+        outbox_table: Table,
+        make_uow: Callable[[sessionmaker, Outbox], U],
+    ):
+        self.settings = settings
+        self.kafka = kafka or settings.kafka()
+        self.engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        self.outbox = Outbox(outbox_table, topic_namespace=self.kafka.topic_namespace)
+        sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.uow_factory: Callable[[], U] = lambda: make_uow(sessions, self.outbox)
+
+    @abstractmethod
+    def api(self) -> Api: ...
+
+    @abstractmethod
+    def handler(self) -> Handler: ...
+
+    def flask_app(self) -> Flask:
+        return create_service_app(
+            self.api(), {"database": lambda: ping(self.engine), "kafka": kafka_check(self.kafka)}
+        )
+
+    def consumer(self) -> EventConsumer:
+        return EventConsumer(
+            self.kafka,
+            group_id=self.consumer_group,
+            topics=self.subscribed_topics,
+            handler=self.handler(),
+            registry=registry,
+        )
+
+    def relay(self) -> OutboxRelay:
+        return OutboxRelay(self.engine, self.outbox, KafkaPublisher(self.kafka))
+
+    def tasks(self) -> dict[str, Callable[[threading.Event], None]]:
+        return {"consumer": self.consumer().run, "relay": self.relay().run}
