@@ -1,0 +1,89 @@
+"""Payment's HTTP API (the storefront contract's payment section)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from flask import Flask
+from pydantic import BaseModel, Field
+
+from payment_service import services
+from payment_service.domain import Payment, PaymentStatus
+from payment_service.uow import PaymentUnitOfWork
+from servicekit.api import Api
+from servicekit.problems import not_found
+
+
+class PaymentQuery(BaseModel):
+    order_id: str = Field(min_length=1, description="the order whose payments to list")
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    order_id: str
+    amount_cents: int
+    status: PaymentStatus
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentOut:
+        return cls(
+            payment_id=payment.payment_id,
+            order_id=payment.order_id,
+            amount_cents=payment.amount_cents,
+            status=payment.status,
+        )
+
+
+class PaymentList(BaseModel):
+    items: list[PaymentOut]
+
+
+def build_api(uow_factory: Callable[[], PaymentUnitOfWork]) -> Api:
+    api = Api(
+        "payment-service",
+        "Payments",
+        description="Payments are made by the checkout saga; this API reads them.",
+    )
+
+    @api.operation(
+        "GET",
+        "/payments",
+        summary="An order's payments",
+        query=PaymentQuery,
+        responses={200: PaymentList},
+    )
+    def list_payments(query: PaymentQuery) -> PaymentList:
+        with uow_factory() as uow:
+            return PaymentList(
+                items=[PaymentOut.of(p) for p in services.visible_payments(uow, query.order_id)]
+            )
+
+    @api.operation(
+        "GET",
+        "/payments/<payment_id>",
+        summary="One payment",
+        responses={200: PaymentOut, 404: "unknown payment"},
+    )
+    def get_payment(payment_id: str) -> PaymentOut:
+        try:
+            uuid.UUID(payment_id)
+        except ValueError:
+            raise not_found("payment", payment_id) from None
+        with uow_factory() as uow:
+            payment = uow.payments.by_id(payment_id)
+        if payment is None or payment.status is PaymentStatus.PENDING:
+            raise not_found("payment", payment_id)
+        return PaymentOut.of(payment)
+
+    return api
+
+
+def create_app() -> Flask:
+    from payment_service.bootstrap import bootstrap
+    from payment_service.config import load_settings
+    from servicekit.observability import setup_observability
+
+    settings = load_settings()
+    setup_observability(settings.service_name, settings.log_level)
+    return bootstrap(settings).flask_app()

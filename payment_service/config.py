@@ -1,0 +1,19 @@
+"""Payment's settings (env prefix `PAYMENT_`), read once at start-up."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYMENT_", extra="ignore")
+
+    service_name: str = "payment-service"
+    database_url: str = LOCAL_POSTGRES.format(database="payments")
+    port: int = 8002
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,4 @@
+from payment_service.orm import metadata
+from servicekit.migrations import run_migrations
+
+run_migrations(metadata)

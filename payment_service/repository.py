@@ -1,0 +1,63 @@
+"""Payments in PostgreSQL, as domain objects."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from payment_service import orm
+from payment_service.domain import Payment, PaymentStatus
+
+
+def _payment(row) -> Payment:
+    return Payment(
+        payment_id=str(row.payment_id),
+        order_id=row.order_id,
+        customer_id=row.customer_id,
+        amount_cents=row.amount_cents,
+        status=PaymentStatus(row.status),
+        decline_reason=row.decline_reason,
+    )
+
+
+class PaymentRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def for_order(self, order_id: str, *, lock: bool = True) -> Payment | None:
+        query = select(orm.payments).where(orm.payments.c.order_id == order_id)
+        row = self.session.execute(query.with_for_update() if lock else query).first()
+        return None if row is None else _payment(row)
+
+    def by_id(self, payment_id: str) -> Payment | None:
+        row = self.session.execute(
+            select(orm.payments).where(orm.payments.c.payment_id == uuid.UUID(payment_id))
+        ).first()
+        return None if row is None else _payment(row)
+
+    def add(self, payment: Payment) -> bool:
+        """Insert; False when the order already has a payment (a concurrent command won)."""
+        result = self.session.execute(
+            insert(orm.payments)
+            .values(
+                payment_id=uuid.UUID(payment.payment_id),
+                order_id=payment.order_id,
+                customer_id=payment.customer_id,
+                amount_cents=payment.amount_cents,
+                status=payment.status.value,
+                decline_reason=payment.decline_reason,
+            )
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(orm.payments.c.order_id)
+        )
+        return result.first() is not None
+
+    def save(self, payment: Payment) -> None:
+        self.session.execute(
+            update(orm.payments)
+            .where(orm.payments.c.payment_id == uuid.UUID(payment.payment_id))
+            .values(status=payment.status.value, updated_at=func.now())
+        )
