@@ -1,0 +1,27 @@
+"""`python -m order_service migrate|api|worker`."""
+
+import sys
+from pathlib import Path
+
+from order_service.config import load_settings
+from servicekit.cli import ServiceCommands, main
+
+
+def _worker() -> int:
+    from order_service.worker import main as worker_main
+
+    return worker_main()
+
+
+sys.exit(
+    main(
+        ServiceCommands(
+            prog="order_service",
+            migrations_dir=Path(__file__).parent / "migrations",
+            database_url=lambda: load_settings().database_url,
+            app_factory="order_service.api:create_app()",
+            bind=lambda: f"127.0.0.1:{load_settings().port}",
+            worker=_worker,
+        )
+    )
+)

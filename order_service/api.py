@@ -1,0 +1,220 @@
+"""The order service's HTTP API: checkout as the storefront contract describes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from flask import Flask, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.common import Sku
+from order_service import services
+from order_service.domain import (
+    IdempotencyConflict,
+    InvalidTransition,
+    Order,
+    OrderNotFound,
+    UnknownProducts,
+)
+from order_service.uow import OrderUnitOfWork
+from servicekit.api import Api, HeaderParam
+from servicekit.problems import FieldError, Problem, conflict, not_found
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+IDEMPOTENCY_KEY = HeaderParam(
+    "Idempotency-Key",
+    "a client-chosen key: the same key with the same body returns the same "
+    "order, with another body a 409",
+    required=True,
+)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: int = Field(ge=1, le=1000)
+
+
+class NewOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: Text
+    items: list[OrderLine] = Field(min_length=1, max_length=100)
+    payment_method: Text
+
+
+class OrderAccepted(BaseModel):
+    order_id: str
+    status: str
+
+
+class PricedLine(BaseModel):
+    sku: str
+    quantity: int
+    unit_price_cents: int
+
+
+class SagaStepOut(BaseModel):
+    name: str
+    status: str
+    at: datetime
+
+
+class SagaOut(BaseModel):
+    saga_id: str | None
+    state: str
+    steps: list[SagaStepOut]
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    customer_id: str
+    status: str
+    rejection_reason: str | None
+    items: list[PricedLine]
+    total_cents: int
+    created_at: datetime | None
+    updated_at: datetime | None
+    saga: SagaOut
+
+    @classmethod
+    def of(cls, order: Order, saga: dict[str, Any] | None) -> OrderOut:
+        return cls(
+            order_id=order.order_id,
+            customer_id=order.customer_id,
+            status=order.status,
+            rejection_reason=order.rejection_reason,
+            items=[
+                PricedLine(sku=i.sku, quantity=i.quantity, unit_price_cents=i.unit_price_cents)
+                for i in order.items
+            ],
+            total_cents=order.total_cents,
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+            saga=SagaOut(**saga) if saga else SagaOut(saga_id=None, state="NOT_STARTED", steps=[]),
+        )
+
+
+class OrderQuery(BaseModel):
+    customer_id: Text
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=100)
+
+
+class OrderPage(BaseModel):
+    items: list[OrderOut]
+    page: int
+    page_size: int
+    total: int
+
+
+def _unknown_products(error: UnknownProducts) -> Problem:
+    return Problem(
+        422,
+        "Unprocessable Entity",
+        str(error),
+        errors=[
+            FieldError(field=f"items.{position}.sku", message=f"unknown product {sku}")
+            for position, sku in zip(error.positions, error.skus, strict=True)
+        ],
+    )
+
+
+def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
+    api = Api("order-service", "Orders: checkout")
+
+    @api.operation(
+        "POST",
+        "/orders",
+        summary="Place an order (starts the checkout saga)",
+        body=NewOrder,
+        headers=[IDEMPOTENCY_KEY],
+        responses={
+            202: OrderAccepted,
+            200: OrderAccepted,
+            409: "the Idempotency-Key was used with another body",
+            422: "invalid values or unknown products",
+        },
+    )
+    def place_order(body: NewOrder):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 200:
+            raise Problem(
+                400,
+                "Bad Request",
+                "the Idempotency-Key header is required (at most 200 characters)",
+            )
+        with uow_factory() as uow:
+            try:
+                order, created = services.place_order(uow, key, body.model_dump())
+            except UnknownProducts as error:
+                raise _unknown_products(error) from None
+            except IdempotencyConflict:
+                raise conflict("this Idempotency-Key was used with a different request") from None
+            uow.commit()
+        accepted = OrderAccepted(order_id=order.order_id, status=order.status)
+        return accepted, 202 if created else 200, {"Location": f"/orders/{order.order_id}"}
+
+    @api.operation(
+        "GET",
+        "/orders/<order_id>",
+        summary="An order with its saga's progress",
+        responses={200: OrderOut, 404: "unknown order"},
+    )
+    def get_order(order_id: str) -> OrderOut:
+        with uow_factory() as uow:
+            try:
+                order = services.get_order(uow, order_id)
+            except OrderNotFound:
+                raise not_found("order", order_id) from None
+            return OrderOut.of(order, uow.saga_views.get(order_id))
+
+    @api.operation(
+        "GET",
+        "/orders",
+        summary="A customer's orders, newest first",
+        query=OrderQuery,
+        responses={200: OrderPage},
+    )
+    def list_orders(query: OrderQuery) -> OrderPage:
+        with uow_factory() as uow:
+            found, total = uow.orders.for_customer(query.customer_id, query.page, query.page_size)
+            sagas = uow.saga_views.many([o.order_id for o in found])
+        return OrderPage(
+            items=[OrderOut.of(o, sagas.get(o.order_id)) for o in found],
+            page=query.page,
+            page_size=query.page_size,
+            total=total,
+        )
+
+    @api.operation(
+        "POST",
+        "/orders/<order_id>/cancel",
+        summary="Cancel an approved order (a saga refunds it and returns the stock)",
+        responses={202: OrderAccepted, 404: "unknown order", 409: "the order is not approved"},
+    )
+    def cancel_order(order_id: str):
+        with uow_factory() as uow:
+            try:
+                order = services.request_cancellation(uow, order_id)
+            except OrderNotFound:
+                raise not_found("order", order_id) from None
+            except InvalidTransition as error:
+                raise conflict(str(error)) from None
+            uow.commit()
+        return OrderAccepted(order_id=order.order_id, status=order.status), 202
+
+    return api
+
+
+def create_app() -> Flask:
+    from order_service.bootstrap import bootstrap
+    from order_service.config import load_settings
+    from servicekit.observability import setup_observability
+
+    settings = load_settings()
+    setup_observability(settings.service_name, settings.log_level)
+    return bootstrap(settings).flask_app()

@@ -1,0 +1,19 @@
+"""Order's settings (env prefix `ORDER_`), read once at start-up."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDER_", extra="ignore")
+
+    service_name: str = "order-service"
+    database_url: str = LOCAL_POSTGRES.format(database="orders")
+    port: int = 8000
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,82 @@
+"""The order service's tables: orders, idempotency keys, and two read models fed by events
+(the product catalogue and each order's saga progress)."""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from eventing.sql import inbox_table, outbox_table
+
+metadata = MetaData()
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("customer_id", Text, nullable=False),
+    Column("payment_method", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("rejection_reason", Text),
+    Column("cancellation_requested", Boolean, nullable=False, server_default="false"),
+    Column("total_cents", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("total_cents >= 0", name="orders_total_not_negative"),
+    Index("orders_by_customer", "customer_id", "created_at"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("order_id", Text, ForeignKey("orders.order_id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("sku", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_cents", Integer, nullable=False),
+    CheckConstraint("quantity >= 1", name="order_items_quantity_positive"),
+    CheckConstraint("unit_price_cents >= 0", name="order_items_price_not_negative"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+catalogue = Table(
+    "catalogue",
+    metadata,
+    Column("sku", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default="false"),
+)
+
+saga_views = Table(
+    "saga_views",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("saga_id", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("steps", JSONB, nullable=False),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,182 @@
+"""Orders, idempotency keys and the read models in PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from order_service import orm
+from order_service.domain import CatalogueEntry, LineItem, Order, OrderStatus
+
+
+class OrderRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, order: Order) -> None:
+        self.session.execute(
+            insert(orm.orders).values(
+                order_id=order.order_id,
+                customer_id=order.customer_id,
+                payment_method=order.payment_method,
+                status=order.status.value,
+                total_cents=order.total_cents,
+            )
+        )
+        self.session.execute(
+            insert(orm.order_items),
+            [
+                {
+                    "order_id": order.order_id,
+                    "position": position,
+                    "sku": item.sku,
+                    "quantity": item.quantity,
+                    "unit_price_cents": item.unit_price_cents,
+                }
+                for position, item in enumerate(order.items)
+            ],
+        )
+
+    def get(self, order_id: str, *, lock: bool = False) -> Order | None:
+        query = select(orm.orders).where(orm.orders.c.order_id == order_id)
+        row = self.session.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None
+        return self._orders([row])[0]
+
+    def save(self, order: Order) -> None:
+        self.session.execute(
+            update(orm.orders)
+            .where(orm.orders.c.order_id == order.order_id)
+            .values(
+                status=order.status.value,
+                rejection_reason=order.rejection_reason,
+                cancellation_requested=order.cancellation_requested,
+                updated_at=func.now(),
+            )
+        )
+
+    def for_customer(self, customer_id: str, page: int, page_size: int) -> tuple[list[Order], int]:
+        mine = orm.orders.c.customer_id == customer_id
+        total = self.session.execute(
+            select(func.count()).select_from(orm.orders).where(mine)
+        ).scalar_one()
+        rows = self.session.execute(
+            select(orm.orders)
+            .where(mine)
+            .order_by(orm.orders.c.created_at.desc(), orm.orders.c.order_id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return self._orders(rows), total
+
+    def _orders(self, rows) -> list[Order]:
+        ids = [row.order_id for row in rows]
+        items: dict[str, list[LineItem]] = {order_id: [] for order_id in ids}
+        for item in self.session.execute(
+            select(orm.order_items)
+            .where(orm.order_items.c.order_id.in_(ids))
+            .order_by(orm.order_items.c.order_id, orm.order_items.c.position)
+        ):
+            items[item.order_id].append(LineItem(item.sku, item.quantity, item.unit_price_cents))
+        return [
+            Order(
+                order_id=row.order_id,
+                customer_id=row.customer_id,
+                payment_method=row.payment_method,
+                items=tuple(items[row.order_id]),
+                status=OrderStatus(row.status),
+                rejection_reason=row.rejection_reason,
+                cancellation_requested=row.cancellation_requested,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
+            for row in rows
+        ]
+
+
+class IdempotencyKeys:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def claim(self, key: str, fingerprint: str, order_id: str) -> tuple[str, str] | None:
+        """Record the key for a new order. If the key was used before (also by a concurrent
+        request: PostgreSQL makes this insert wait for that one's transaction), return that
+        use's (fingerprint, order_id) instead."""
+        inserted = self.session.execute(
+            pg_insert(orm.idempotency_keys)
+            .values(key=key, fingerprint=fingerprint, order_id=order_id)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(orm.idempotency_keys.c.key)
+        ).first()
+        if inserted is not None:
+            return None
+        row = self.session.execute(
+            select(orm.idempotency_keys).where(orm.idempotency_keys.c.key == key)
+        ).one()
+        return row.fingerprint, row.order_id
+
+
+class Catalogue:
+    """The products read model: each sku at the newest version seen."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def entries(self, skus: list[str]) -> dict[str, CatalogueEntry]:
+        rows = self.session.execute(select(orm.catalogue).where(orm.catalogue.c.sku.in_(skus)))
+        return {
+            row.sku: CatalogueEntry(row.sku, row.name, row.price_cents, row.version, row.deleted)
+            for row in rows
+        }
+
+    def apply(self, sku: str, version: int, values: dict[str, Any]) -> bool:
+        """Upsert when `version` is newer than the stored one; False when it was not."""
+        statement = pg_insert(orm.catalogue).values(sku=sku, version=version, **values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["sku"],
+            set_={"version": version, **values},
+            where=orm.catalogue.c.version < version,
+        ).returning(orm.catalogue.c.sku)
+        return self.session.execute(statement).first() is not None
+
+
+class SagaViews:
+    """Each order's newest saga progress."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def apply(
+        self, order_id: str, saga_id: str, state: str, version: int, steps: list[dict[str, Any]]
+    ) -> None:
+        values = {"saga_id": saga_id, "state": state, "version": version, "steps": steps}
+        self.session.execute(
+            pg_insert(orm.saga_views)
+            .values(order_id=order_id, **values)
+            .on_conflict_do_update(
+                index_elements=["order_id"], set_=values, where=orm.saga_views.c.version < version
+            )
+        )
+
+    def get(self, order_id: str) -> dict[str, Any] | None:
+        row = self.session.execute(
+            select(orm.saga_views).where(orm.saga_views.c.order_id == order_id)
+        ).first()
+        return (
+            None
+            if row is None
+            else {"saga_id": row.saga_id, "state": row.state, "steps": row.steps}
+        )
+
+    def many(self, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+        rows = self.session.execute(
+            select(orm.saga_views).where(orm.saga_views.c.order_id.in_(order_ids))
+        )
+        return {
+            row.order_id: {"saga_id": row.saga_id, "state": row.state, "steps": row.steps}
+            for row in rows
+        }

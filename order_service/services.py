@@ -1,0 +1,136 @@
+"""The order service's use cases, run inside an open unit of work."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from contracts import inventory, orders, sagas
+from eventing.envelope import Envelope
+from eventing.registry import Event
+from order_service.domain import (
+    IdempotencyConflict,
+    Order,
+    OrderNotFound,
+    OrderStatus,
+    fingerprint,
+    price_items,
+)
+from order_service.uow import OrderUnitOfWork
+
+
+def place_order(uow: OrderUnitOfWork, key: str, request: dict[str, Any]) -> tuple[Order, bool]:
+    """A new PENDING order priced from the catalogue, with OrderCreated in the outbox; or, for
+    a key used before with the same request, that order (False: not new)."""
+    requested = [(item["sku"], item["quantity"]) for item in request["items"]]
+    items = price_items(requested, uow.catalogue.entries([sku for sku, _ in requested]))
+    order = Order(
+        order_id=str(uuid.uuid4()),
+        customer_id=request["customer_id"],
+        payment_method=request["payment_method"],
+        items=items,
+    )
+    earlier = uow.idempotency_keys.claim(key, fingerprint(request), order.order_id)
+    if earlier is not None:
+        earlier_fingerprint, earlier_order_id = earlier
+        if earlier_fingerprint != fingerprint(request):
+            raise IdempotencyConflict(key)
+        return get_order(uow, earlier_order_id), False
+    uow.orders.add(order)
+    uow.outbox.add_event(
+        uow.session,
+        orders.OrderCreated(
+            order_id=order.order_id,
+            customer_id=order.customer_id,
+            payment_method=order.payment_method,
+            total_cents=order.total_cents,
+            items=[
+                {"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}
+                for i in items
+            ],
+        ),
+    )
+    return order, True
+
+
+def get_order(uow: OrderUnitOfWork, order_id: str, *, lock: bool = False) -> Order:
+    order = uow.orders.get(order_id, lock=lock)
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+def request_cancellation(uow: OrderUnitOfWork, order_id: str) -> Order:
+    """Ask the cancel saga to undo an approved order; asking again changes nothing."""
+    order = get_order(uow, order_id, lock=True)
+    if order.status is OrderStatus.APPROVED and order.cancellation_requested:
+        return order
+    order = order.cancellation_asked()
+    uow.orders.save(order)
+    uow.outbox.add_event(uow.session, orders.OrderCancellationRequested(order_id=order_id))
+    return order
+
+
+def _transition(
+    uow: OrderUnitOfWork, order_id: str, change, event: Event | None, cause: Envelope
+) -> None:
+    order = get_order(uow, order_id, lock=True)
+    changed = change(order)
+    if changed == order:
+        return  # already there: a redelivered command
+    uow.orders.save(changed)
+    if event is not None:
+        uow.outbox.add_event(uow.session, event, causation=cause)
+
+
+def apply_command(uow: OrderUnitOfWork, command: Event, cause: Envelope) -> None:
+    match command:
+        case orders.ApproveOrder():
+            _transition(
+                uow,
+                command.order_id,
+                Order.approved,
+                orders.OrderApproved(order_id=command.order_id),
+                cause,
+            )
+        case orders.RejectOrder():
+            _transition(
+                uow,
+                command.order_id,
+                lambda o: o.rejected(command.reason),
+                orders.OrderRejected(order_id=command.order_id, reason=command.reason),
+                cause,
+            )
+        case orders.CompleteCancellation():
+            _transition(
+                uow,
+                command.order_id,
+                Order.cancelled,
+                orders.OrderCancelled(order_id=command.order_id),
+                cause,
+            )
+
+
+def apply_catalogue_event(uow: OrderUnitOfWork, event: Event) -> None:
+    """Keep the local catalogue at each product's newest version (older events are ignored)."""
+    match event:
+        case inventory.ProductDeleted():
+            uow.catalogue.apply(
+                event.sku, event.version, {"deleted": True, "name": "", "price_cents": 0}
+            )
+        case inventory.ProductCreated() | inventory.ProductUpdated() | inventory.StockChanged():
+            uow.catalogue.apply(
+                event.sku,
+                event.version,
+                {"name": event.name, "price_cents": event.price_cents, "deleted": False},
+            )
+
+
+def apply_saga_progress(uow: OrderUnitOfWork, event: sagas.SagaProgressed) -> None:
+    uow.saga_views.apply(
+        event.order_id,
+        event.saga_id,
+        event.state,
+        event.version,
+        [step.model_dump(mode="json") for step in event.steps],
+    )

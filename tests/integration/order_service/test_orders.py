@@ -1,0 +1,290 @@
+"""The order service on the real PostgreSQL and Kafka: checkout routes and their errors,
+idempotency under concurrent retries, the catalogue and saga read models, and the sagas'
+commands."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from contracts import inventory, orders, sagas
+from eventing import topics
+from eventing.envelope import Envelope
+from eventing.outbox import OutboxRelay
+from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.registry import Decoded, envelope_for
+from order_service import orm
+from order_service.bootstrap import bootstrap
+from order_service.config import Settings
+from servicekit.migrations import upgrade
+from tests.support.kafka_helpers import run_consumer_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def app(scratch_engine, shop_topics):
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    upgrade(Path("order_service/migrations"), url)
+    return bootstrap(Settings(database_url=url, db_pool_size=25), shop_topics)
+
+
+@pytest.fixture
+def client(app):
+    return app.flask_app().test_client()
+
+
+@pytest.fixture
+def handle(app):
+    return app.handler()
+
+
+def product_event(sku="MUG-1", version=1, price=1200, kind=inventory.ProductCreated):
+    return kind(
+        sku=sku,
+        version=version,
+        name=f"Product {sku}",
+        description="",
+        category="k",
+        price_cents=price,
+        attributes={},
+        stock_on_hand=5,
+        stock_reserved=0,
+        stock_available=5,
+    )
+
+
+def deliver(handle, event, correlation_id="saga-1") -> None:
+    handle(Decoded(envelope_for(event, correlation_id=correlation_id), event))
+
+
+def body(*items, customer="c-1", method="tok_visa"):
+    return {
+        "customer_id": customer,
+        "payment_method": method,
+        "items": [{"sku": sku, "quantity": quantity} for sku, quantity in items],
+    }
+
+
+def post(client, payload, key=None):
+    return client.post(
+        "/orders", json=payload, headers={"Idempotency-Key": key or str(uuid.uuid4())}
+    )
+
+
+def outbox_events(app) -> list[Envelope]:
+    with app.engine.connect() as connection:
+        rows = connection.execute(select(orm.outbox.c.envelope).order_by(orm.outbox.c.id))
+        return [Envelope.model_validate_json(r.envelope) for r in rows]
+
+
+@pytest.fixture
+def catalogue(handle):
+    deliver(handle, product_event("MUG-1", price=1200))
+    deliver(handle, product_event("PLATE-1", price=750))
+
+
+class TestPlacingOrders:
+    def test_an_order_is_priced_from_the_catalogue_and_starts_pending(self, app, client, catalogue):
+        response = post(client, body(("MUG-1", 2), ("PLATE-1", 1)))
+        assert response.status_code == 202
+        order_id = response.json["order_id"]
+        assert response.json == {"order_id": order_id, "status": "PENDING"}
+        assert response.headers["Location"] == f"/orders/{order_id}"
+        order = client.get(f"/orders/{order_id}").json
+        assert (order["total_cents"], order["status"], order["rejection_reason"]) == (
+            3150,
+            "PENDING",
+            None,
+        )
+        assert order["items"] == [
+            {"sku": "MUG-1", "quantity": 2, "unit_price_cents": 1200},
+            {"sku": "PLATE-1", "quantity": 1, "unit_price_cents": 750},
+        ]
+        assert order["saga"] == {"saga_id": None, "state": "NOT_STARTED", "steps": []}
+        [created] = [e for e in outbox_events(app) if e.type == "OrderCreated"]
+        assert (created.aggregate_id, created.payload["total_cents"]) == (order_id, 3150)
+
+    def test_the_same_key_and_body_return_the_same_order_and_another_body_is_a_409(
+        self, client, catalogue
+    ):
+        first = post(client, body(("MUG-1", 1)), key="key-1")
+        again = post(client, body(("MUG-1", 1)), key="key-1")
+        assert (first.status_code, again.status_code) == (202, 200)
+        assert again.json["order_id"] == first.json["order_id"]
+        assert post(client, body(("MUG-1", 2)), key="key-1").status_code == 409
+
+    def test_twenty_concurrent_identical_requests_create_one_order(self, app, client, catalogue):
+        start = threading.Barrier(20)
+        flask_app = app.flask_app()
+
+        def attempt(_):
+            start.wait()
+            return post(flask_app.test_client(), body(("MUG-1", 1)), key="same-key")
+
+        with ThreadPoolExecutor(20) as pool:
+            responses = list(pool.map(attempt, range(20)))
+        assert {r.status_code for r in responses} <= {200, 202}
+        assert len({r.json["order_id"] for r in responses}) == 1
+        with app.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(orm.orders)).scalar() == 1
+        assert [e.type for e in outbox_events(app)].count("OrderCreated") == 1
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            (body(("NOPE-1", 1)), "items.0.sku"),
+            (body(("MUG-1", 0)), "items.0.quantity"),
+            ({"customer_id": "c", "payment_method": "tok_visa", "items": []}, "items"),
+            (
+                {
+                    "customer_id": "",
+                    "payment_method": "tok_visa",
+                    "items": [{"sku": "MUG-1", "quantity": 1}],
+                },
+                "customer_id",
+            ),
+        ],
+    )
+    def test_unknown_skus_and_invalid_values_are_422s_naming_the_field(
+        self, client, catalogue, payload, field
+    ):
+        response = post(client, payload)
+        assert response.status_code == 422, response.json
+        assert field in [e["field"] for e in response.json["errors"]]
+
+    def test_the_idempotency_key_is_required_and_bad_json_is_a_400(self, client, catalogue):
+        assert client.post("/orders", json=body(("MUG-1", 1))).status_code == 400
+        malformed = client.post(
+            "/orders", data="{", content_type="application/json", headers={"Idempotency-Key": "k"}
+        )
+        assert malformed.status_code == 400
+
+    def test_an_unknown_order_is_a_404(self, client):
+        assert client.get(f"/orders/{uuid.uuid4()}").status_code == 404
+        assert client.post(f"/orders/{uuid.uuid4()}/cancel").status_code == 404
+
+    def test_a_customers_orders_are_listed_newest_first_in_pages(self, client, catalogue):
+        ids = [
+            post(client, body(("MUG-1", n), customer="c-list")).json["order_id"] for n in (1, 2, 3)
+        ]
+        page = client.get("/orders?customer_id=c-list&page=1&page_size=2").json
+        assert ([o["order_id"] for o in page["items"]], page["total"]) == (ids[::-1][:2], 3)
+        assert client.get("/orders").status_code == 422
+
+
+class TestCatalogueReadModel:
+    def test_a_newer_price_applies_and_an_older_event_arriving_late_does_not(self, client, handle):
+        deliver(handle, product_event("CUP-1", version=1, price=100))
+        deliver(handle, product_event("CUP-1", version=3, price=300, kind=inventory.ProductUpdated))
+        deliver(handle, product_event("CUP-1", version=2, price=200, kind=inventory.ProductUpdated))
+        order_id = post(client, body(("CUP-1", 1))).json["order_id"]
+        assert client.get(f"/orders/{order_id}").json["total_cents"] == 300
+
+    def test_a_deleted_product_can_no_longer_be_ordered(self, client, handle):
+        deliver(handle, product_event("CUP-2", version=1))
+        deliver(handle, inventory.ProductDeleted(sku="CUP-2", version=2))
+        assert post(client, body(("CUP-2", 1))).status_code == 422
+
+    def test_the_catalogue_follows_inventory_events_through_kafka(self, app, client, shop_topics):
+        sku = f"K-{uuid.uuid4().hex[:6].upper()}"
+        publisher = KafkaPublisher(shop_topics)
+        for event in (
+            product_event(sku, 1, 500),
+            product_event(sku, 2, 650, kind=inventory.ProductUpdated),
+        ):
+            envelope = envelope_for(event)
+            publisher.publish(
+                [
+                    OutgoingMessage(
+                        shop_topics.qualify(topics.PRODUCTS), envelope.key(), envelope.to_bytes()
+                    )
+                ]
+            )
+        consumer = app.consumer()
+
+        def priced_at_650() -> bool:
+            response = post(client, body((sku, 1)), key=f"probe-{sku}")
+            return response.status_code in (200, 202)
+
+        run_consumer_until(consumer, priced_at_650, timeout_s=30)
+        order_id = post(client, body((sku, 1)), key=f"probe-{sku}").json["order_id"]
+        assert client.get(f"/orders/{order_id}").json["total_cents"] == 650
+
+
+class TestSagaCommands:
+    def place(self, client) -> str:
+        return post(client, body(("MUG-1", 1))).json["order_id"]
+
+    def test_approve_then_cancel_moves_the_order_and_emits_each_event_once(
+        self, app, client, handle, catalogue
+    ):
+        order_id = self.place(client)
+        for _ in range(2):
+            deliver(handle, orders.ApproveOrder(order_id=order_id))
+        assert client.get(f"/orders/{order_id}").json["status"] == "APPROVED"
+        for _ in range(2):
+            response = client.post(f"/orders/{order_id}/cancel")
+            assert (response.status_code, response.json["status"]) == (202, "APPROVED")
+        deliver(handle, orders.CompleteCancellation(order_id=order_id))
+        assert client.get(f"/orders/{order_id}").json["status"] == "CANCELLED"
+        assert client.post(f"/orders/{order_id}/cancel").status_code == 409
+        types = [e.type for e in outbox_events(app) if e.aggregate_id == order_id]
+        assert types == [
+            "OrderCreated",
+            "OrderApproved",
+            "OrderCancellationRequested",
+            "OrderCancelled",
+        ]
+
+    def test_a_rejection_records_the_reason_and_a_pending_order_cannot_be_cancelled(
+        self, app, client, handle, catalogue
+    ):
+        order_id = self.place(client)
+        assert client.post(f"/orders/{order_id}/cancel").status_code == 409
+        deliver(handle, orders.RejectOrder(order_id=order_id, reason="OUT_OF_STOCK"))
+        order = client.get(f"/orders/{order_id}").json
+        assert (order["status"], order["rejection_reason"]) == ("REJECTED", "OUT_OF_STOCK")
+        [rejected] = [e for e in outbox_events(app) if e.type == "OrderRejected"]
+        assert rejected.correlation_id == "saga-1", "the reply answers the saga"
+
+    def test_the_order_shows_its_newest_saga_progress(self, client, handle, catalogue):
+        order_id = self.place(client)
+        steps = [{"name": "reserve_stock", "status": "STARTED", "at": "2026-01-01T00:00:00Z"}]
+        for version, state in ((5, "RUNNING"), (9, "COMPLETED"), (7, "RUNNING")):
+            deliver(
+                handle,
+                sagas.SagaProgressed(
+                    order_id=order_id,
+                    saga_id="s-1",
+                    saga_type="checkout",
+                    state=state,
+                    version=version,
+                    steps=steps,
+                ),
+            )
+        saga = client.get(f"/orders/{order_id}").json["saga"]
+        assert (saga["saga_id"], saga["state"], saga["steps"][0]["name"]) == (
+            "s-1",
+            "COMPLETED",
+            "reserve_stock",
+        )
+
+
+def test_order_created_reaches_kafka_through_the_outbox(app, client, catalogue, shop_topics):
+    from tests.support.kafka_helpers import read_topic
+
+    order_id = post(client, body(("MUG-1", 1))).json["order_id"]
+    relay = OutboxRelay(app.engine, app.outbox, KafkaPublisher(shop_topics))
+    relay.publish_pending()
+    found = [
+        m
+        for m in read_topic(shop_topics, shop_topics.qualify(topics.ORDERS), expected=1)
+        if m.key() == order_id.encode()
+    ]
+    assert len(found) == 1
