@@ -139,6 +139,10 @@ class EventConsumer:
             "enable.auto.offset.store": False,
             "auto.commit.interval.ms": 1000,
             "partition.assignment.strategy": "cooperative-sticky",
+            # A crashed worker's partitions move to the others (or to its restart) after
+            # 10 s instead of the default 45 s: sagas wait seconds, not their timeouts.
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 1000,
             **(extra_config or {}),
         }
         self.processed = 0
