@@ -70,8 +70,9 @@ class Shop:
         return self.urls["payment_service"]
 
     def start(self, name: str) -> None:
-        package, role = name.rsplit(":", 1)
-        log = (self.logs / f"{package}-{role}.log").open("ab")
+        """Start `package:role`, or a further instance of it as `package:role:instance`."""
+        package, role = name.split(":")[:2]
+        log = (self.logs / f"{name.replace(':', '-')}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", package, role, *(["--workers", "2"] if role == "api" else [])],
             cwd=REPO,
