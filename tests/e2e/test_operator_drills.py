@@ -1,0 +1,79 @@
+"""Operator drills on the running shop, with the real `shopctl`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from tests.e2e.test_checkout import create_product, order, place_order, product, wait_terminal
+from tests.support.shop import REPO, ShopOptions, run_shop
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def shop():
+    options = ShopOptions(
+        reply_timeout_s=2,
+        payment_timeout_s=2,
+        retry_base_delay_s=0.2,
+        extra_env={"SAGAS_MAX_COMPENSATION_ATTEMPTS": "2"},
+    )
+    with ExitStack() as stack:
+        yield run_shop(stack, options)
+
+
+def shopctl(shop, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shopctl", *args],
+        cwd=REPO,
+        env=shop.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+
+
+def test_a_saga_stuck_while_a_service_was_down_is_finished_by_shopctl_retry(shop):
+    sku = create_product(shop, stock=5)
+    order_id = place_order(shop, [(sku, 2)], payment_method="tok_timeout")
+    wait_for(
+        lambda: any(
+            s["name"] == "authorize_payment" for s in order(shop, order_id)["saga"]["steps"]
+        ),
+        30,
+        "the saga did not reach the payment step",
+    )
+    shop.stop("inventory_service:worker")  # down for longer than the compensation's retries
+    try:
+        wait_for(
+            lambda: order(shop, order_id)["saga"]["state"] == "COMPENSATION_FAILED",
+            60,
+            "the release was not parked",
+        )
+        listed = shopctl(shop, "sagas", "list", "--state", "COMPENSATION_FAILED")
+        assert listed.returncode == 0, listed.stderr
+        assert order_id in listed.stdout
+        saga_id = order(shop, order_id)["saga"]["saga_id"]
+        assert product(shop, sku)["stock_reserved"] == 2, "still held: nothing half-undone"
+    finally:
+        shop.start("inventory_service:worker")
+
+    retried = shopctl(shop, "sagas", "retry", saga_id)
+    assert retried.returncode == 0, retried.stderr
+    rejected = wait_terminal(shop, [order_id], timeout_s=60)[order_id]
+    assert (rejected["status"], rejected["rejection_reason"]) == ("REJECTED", "TIMEOUT")
+    assert product(shop, sku)["stock_reserved"] == 0
+    shown = shopctl(shop, "sagas", "show", saga_id)
+    assert "COMPENSATION_FAILED" in shown.stdout and "operator retry" in shown.stdout
