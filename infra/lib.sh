@@ -37,6 +37,18 @@ wait_until() {
 
 pid_file() { echo "$EVENTSHOP_RUN_DIR/$1.pid"; }
 
+# wait_healthy NAME SECONDS COMMAND...: poll COMMAND until it succeeds; give up early if NAME's
+# process died (its log says why) or after SECONDS.
+wait_healthy() {
+  local name="$1" timeout="$2"; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    is_running "$name" || fail_with_log "$name" "$name exited during start-up"
+    ((SECONDS < deadline)) || fail_with_log "$name" "$name was not healthy within ${timeout}s"
+    sleep 0.5
+  done
+}
+
 # is_running NAME: the process recorded in NAME's pid file is alive.
 is_running() {
   local file pid
