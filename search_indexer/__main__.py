@@ -22,7 +22,14 @@ def main(argv: list[str]) -> int:
 
         setup_observability(settings.service_name, settings.log_level)
         app = create_faust_app(settings)
-        sys.argv = ["search-indexer", "worker", "--loglevel", settings.log_level.lower()]
+        # No faust web server: it would bind 0.0.0.0, and nothing here needs it.
+        sys.argv = [
+            "search-indexer",
+            "worker",
+            "--without-web",
+            "--loglevel",
+            settings.log_level.lower(),
+        ]
         app.main()
         return 0
     if command == "api":

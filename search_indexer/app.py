@@ -30,7 +30,6 @@ from search_indexer.index import ProductIndex, SearchUnavailable, client
 
 log = logging.getLogger(__name__)
 _ = contracts  # importing it registers the product events
-CONSUMER_GROUP = "search-indexer"
 
 
 class Indexer:
@@ -91,7 +90,7 @@ class Indexer:
             topic=record["topic"],
             partition=record["partition"],
             offset=record["offset"],
-            group_id=CONSUMER_GROUP,
+            group_id=self.settings.consumer_group,
             error=error,
             attempts=1,
         )
@@ -126,9 +125,10 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
     settings = settings or load_settings()
     kafka = settings.kafka()
     app = faust.App(
-        CONSUMER_GROUP,
+        settings.consumer_group,
         broker=f"kafka://{kafka.bootstrap_servers}",
         store="memory://",
+        datadir=settings.data_dir,
         web_enabled=False,
         topic_partitions=3,
         topic_replication_factor=1,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventing.config import KafkaSettings
@@ -11,6 +14,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEARCH_", extra="ignore")
 
     service_name: str = "search-indexer"
+    consumer_group: str = "search-indexer"
+    """The faust app id, which is also its Kafka consumer group."""
     elasticsearch_url: str = "http://127.0.0.1:9200"
     index_alias: str = "products"
     """Searches and writes go through this alias; a rebuild swaps the index behind it."""
@@ -19,6 +24,11 @@ class Settings(BaseSettings):
     batch_within_s: float = 0.2
     """A single change is written within this long; under load, batches of `batch_size`."""
     max_backoff_s: float = 10.0
+    data_dir: str = str(
+        Path(os.environ.get("EVENTSHOP_STATE_DIR", Path.home() / ".local" / "state" / "eventshop"))
+        / "faust"
+    )
+    """Where faust keeps its local files (not the working directory)."""
     log_level: str = "INFO"
 
     def kafka(self) -> KafkaSettings:

@@ -1,0 +1,260 @@
+"""Search end to end: inventory's product events on real Kafka, the real faust indexer process,
+real Elasticsearch, and the search API."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from elasticsearch import NotFoundError
+
+from contracts import inventory
+from eventing import topics
+from eventing.config import KafkaSettings
+from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.registry import envelope_for
+from eventing.topics import all_topics
+from search_indexer.api import build_app
+from search_indexer.config import Settings
+from search_indexer.index import ProductIndex, SearchUnavailable, client
+from search_indexer.rebuild import rebuild
+from tests.support.scratch import scratch_topics
+from tests.support.shop import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+class Indexer:
+    """The faust worker as a process, on a namespace, alias and consumer group of its own."""
+
+    def __init__(self):
+        unique = uuid.uuid4().hex[:8]
+        self.kafka = KafkaSettings.from_env(client_id="search-e2e", topic_namespace=f"s{unique}.")
+        self.settings = Settings(
+            index_alias=f"products-{unique}",
+            consumer_group=f"search-indexer-{unique}",
+            batch_within_s=0.1,
+        )
+        self.env = {
+            **os.environ,
+            "KAFKA_TOPIC_NAMESPACE": self.kafka.topic_namespace,
+            "SEARCH_INDEX_ALIAS": self.settings.index_alias,
+            "SEARCH_CONSUMER_GROUP": self.settings.consumer_group,
+            "SEARCH_BATCH_WITHIN_S": "0.1",
+            "OTEL_TRACES_EXPORTER": "none",
+        }
+        self.index = ProductIndex(
+            client(self.settings.elasticsearch_url), self.settings.index_alias
+        )
+        self.search_client = build_app(self.settings, self.index).test_client()
+        self.publisher = KafkaPublisher(self.kafka)
+        self.process: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkdtemp(prefix="search-e2e-")) / "indexer.log"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "search_indexer", "worker"],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def publish(self, *events) -> None:
+        self.publisher.publish(
+            OutgoingMessage(
+                self.kafka.qualify(topics.PRODUCTS), e.sku.encode(), envelope_for(e).to_bytes()
+            )
+            for e in events
+        )
+
+    def search(self, **params) -> dict:
+        response = self.search_client.get("/search", query_string=params)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def wait_for(self, condition, what: str, timeout_s: float = 20.0):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with contextlib.suppress(SearchUnavailable, NotFoundError):
+                self.index.refresh()
+            result = condition()
+            if result:
+                return result
+            assert time.monotonic() < deadline, f"{what}; indexer log: {self.log}"
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def indexer():
+    indexer = Indexer()
+    with scratch_topics(indexer.kafka, all_topics()):
+        indexer.start()
+        try:
+            yield indexer
+        finally:
+            indexer.stop()
+            for name in indexer.index.indices_behind_alias():
+                indexer.index.delete_index(name)
+
+
+def product(
+    sku: str,
+    version: int,
+    *,
+    name="Copper kettle",
+    category="kitchen",
+    price=4500,
+    available=5,
+    kind=inventory.ProductUpdated,
+    **extra,
+):
+    return kind(
+        sku=sku,
+        version=version,
+        name=name,
+        description="Boils water quickly",
+        category=category,
+        price_cents=price,
+        attributes={},
+        stock_on_hand=available,
+        stock_reserved=0,
+        stock_available=available,
+        **extra,
+    )
+
+
+def new_sku() -> str:
+    return f"S-{uuid.uuid4().hex[:8].upper()}"
+
+
+def skus(result: dict) -> list[str]:
+    return [item["sku"] for item in result["items"]]
+
+
+def test_a_product_is_searchable_through_each_change_until_it_is_deleted(indexer):
+    sku = new_sku()
+    indexer.publish(product(sku, 1, name=f"Copper kettle {sku}", kind=inventory.ProductCreated))
+    indexer.wait_for(lambda: sku in skus(indexer.search(q=sku)), "created")
+
+    indexer.publish(product(sku, 2, name=f"Steel teapot {sku}"))
+    indexer.wait_for(lambda: skus(indexer.search(q=f"teapot {sku}")) == [sku], "renamed")
+    assert skus(indexer.search(q=f"copper {sku}")) == []
+
+    indexer.publish(
+        product(
+            sku,
+            3,
+            name=f"Steel teapot {sku}",
+            available=0,
+            kind=inventory.StockChanged,
+            reason="RESERVED",
+        )
+    )
+    indexer.wait_for(lambda: indexer.search(q=sku)["items"][0]["in_stock"] is False, "out of stock")
+    assert skus(indexer.search(q=sku, in_stock="true")) == []
+
+    indexer.publish(inventory.ProductDeleted(sku=sku, version=4))
+    indexer.wait_for(lambda: skus(indexer.search(q=sku)) == [], "deleted")
+
+
+def test_events_replayed_twice_or_out_of_order_leave_the_newest_state(indexer):
+    sku = new_sku()
+    history = [
+        product(
+            sku,
+            v,
+            name=f"Kettle {sku} v{v}",
+            kind=inventory.ProductCreated if v == 1 else inventory.ProductUpdated,
+        )
+        for v in range(1, 5)
+    ]
+    indexer.publish(*history)
+    indexer.publish(*reversed(history))  # the same events again, newest first
+    indexer.publish(*history[:2])
+    indexer.wait_for(lambda: indexer.search(q=sku)["items"], "indexed")
+    time.sleep(1.5)  # give any stale write the chance to land
+    indexer.index.refresh()
+    assert indexer.search(q=sku)["items"][0]["name"] == f"Kettle {sku} v4"
+
+
+def test_a_typo_still_finds_the_product_and_facets_count_categories(indexer):
+    tag = uuid.uuid4().hex[:6]
+    events = [
+        product(new_sku(), 1, name=f"Enamel kettle {tag}", category="kitchen"),
+        product(new_sku(), 1, name=f"Glass kettle {tag}", category="kitchen"),
+        product(new_sku(), 1, name=f"Garden kettle {tag}", category="garden", price=9000),
+    ]
+    indexer.publish(*events)
+    indexer.wait_for(lambda: indexer.search(q=tag)["total"] == 3, "indexed")
+    typo = indexer.search(q=f"kettel {tag}")
+    assert typo["total"] == 3
+    assert {f["value"]: f["count"] for f in typo["facets"]["category"]} == {
+        "kitchen": 2,
+        "garden": 1,
+    }
+    narrowed = indexer.search(q=tag, category="garden")
+    assert (narrowed["total"], len(narrowed["facets"]["category"])) == (1, 2), (
+        "facets still show the other category"
+    )
+    cheap_first = indexer.search(q=tag, sort="price_desc")
+    assert cheap_first["items"][0]["price_cents"] == 9000
+    assert indexer.search(q=tag, max_price_cents=5000)["total"] == 2
+
+
+def test_a_rebuild_while_searching_answers_throughout_and_matches_the_live_index(indexer):
+    tag = uuid.uuid4().hex[:6]
+    indexer.publish(*[product(new_sku(), 1, name=f"Rebuild item {tag} {n}") for n in range(30)])
+    indexer.wait_for(lambda: indexer.search(q=tag)["total"] == 30, "indexed")
+    before = indexer.index.all_documents()
+    answers: list[int] = []
+    done = threading.Event()
+
+    def keep_searching() -> None:
+        while not done.is_set():
+            answers.append(indexer.search(q=tag)["total"])
+
+    searcher = threading.Thread(target=keep_searching)
+    searcher.start()
+    try:
+        report = rebuild(indexer.kafka, indexer.index)
+    finally:
+        done.set()
+        searcher.join(10)
+    assert answers and min(answers) == 30, "search kept answering during the rebuild"
+    assert indexer.index.indices_behind_alias() == [report.new_index]
+    assert indexer.index.all_documents() == before
+
+
+def test_an_indexer_stopped_while_products_change_catches_up_when_started(indexer):
+    sku = new_sku()
+    indexer.publish(product(sku, 1, name=f"Paused {sku}", kind=inventory.ProductCreated))
+    indexer.wait_for(lambda: skus(indexer.search(q=sku)) == [sku], "indexed")
+    indexer.stop()
+    try:
+        indexer.publish(product(sku, 2, name=f"Resumed {sku}", price=999))
+        time.sleep(1)
+        assert indexer.search(q=sku)["items"][0]["name"] == f"Paused {sku}"
+    finally:
+        indexer.start()
+    indexer.wait_for(
+        lambda: indexer.search(q=sku)["items"][0]["name"] == f"Resumed {sku}",
+        "caught up",
+        timeout_s=60,
+    )
