@@ -26,7 +26,7 @@ from eventing.registry import Event, registry
 from eventing.topics import dead_letter_topic
 from search_indexer.config import Settings, load_settings
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
-from search_indexer.index import ProductIndex, SearchUnavailable, client
+from search_indexer.index import IndexMissing, ProductIndex, SearchUnavailable, client
 
 log = logging.getLogger(__name__)
 _ = contracts  # importing it registers the product events
@@ -69,8 +69,16 @@ class Indexer:
         actions = [bulk_action(event, self.index.alias) for event in latest]
         if not actions:
             return
-        self._ensure_index()
-        rejected = self.index.write_until_done(actions, max_backoff_s=self.settings.max_backoff_s)
+        while True:
+            self._ensure_index()
+            try:
+                rejected = self.index.write_until_done(
+                    actions, max_backoff_s=self.settings.max_backoff_s
+                )
+                break
+            except IndexMissing as error:
+                log.warning("%s; recreating it", error)
+                self._index_ready = False
         for refusal in rejected:
             for event, record in events:
                 if event.sku == refusal.doc_id:  # type: ignore[attr-defined]

@@ -27,6 +27,10 @@ class SearchUnavailable(TransientError):
     """Elasticsearch did not answer, or answered with a server error."""
 
 
+class IndexMissing(SearchUnavailable):
+    """The alias points nowhere (the index was deleted): recreate it, then write again."""
+
+
 class RejectedDocument(EventingError):
     """Elasticsearch refused a document for a reason retrying cannot fix."""
 
@@ -128,6 +132,8 @@ class ProductIndex:
                 continue
             if status >= 500 or status == 429:
                 raise SearchUnavailable(f"bulk {operation} failed with {status}")
+            if detail.get("error", {}).get("type") == "index_not_found_exception":
+                raise IndexMissing(f"bulk {operation}: the index behind {self.alias} is gone")
             reason = detail.get("error", {})
             rejected.append(RejectedDocument(str(detail.get("_id")), str(reason)[:500]))
         return rejected
@@ -143,6 +149,8 @@ class ProductIndex:
         while True:
             try:
                 return self.write(actions)
+            except IndexMissing:
+                raise
             except SearchUnavailable as error:
                 failures += 1
                 delay = min(max_backoff_s, 0.2 * 2**failures) * random.uniform(0.5, 1.0)

@@ -202,6 +202,45 @@ def sagas_retry(saga_id) -> None:
 
 
 @cli.group()
+def search() -> None:
+    """Operate product search."""
+
+
+@search.command("rebuild")
+def search_rebuild() -> None:
+    """Rebuild the search index from Kafka into a new index, then swap the alias.
+
+    Searches keep answering from the old index until the alias moves in one atomic step;
+    events that arrive meanwhile are applied after the swap.
+
+    \b
+    Example (after the index was lost or its mapping changed):
+      shopctl search rebuild
+    """
+    from rich.progress import Progress
+
+    from search_indexer.config import load_settings
+    from search_indexer.index import ProductIndex, client
+    from search_indexer.rebuild import rebuild
+
+    settings = load_settings()
+    index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("replaying products", total=None)
+        report = rebuild(
+            kafka(),
+            index,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"rebuilt {report.new_index} from {report.events} events: "
+        f"{report.documents} products; replaced "
+        f"{', '.join(report.old_indices) or 'no index'}"
+        + (f"; {report.skipped_poison} undecodable events skipped" if report.skipped_poison else "")
+    )
+
+
+@cli.group()
 def dlq() -> None:
     """Inspect and redrive dead letters."""
 

@@ -258,3 +258,32 @@ def test_an_indexer_stopped_while_products_change_catches_up_when_started(indexe
         "caught up",
         timeout_s=60,
     )
+
+
+def test_a_lost_index_is_restored_identically_by_shopctl_search_rebuild(indexer):
+    tag = uuid.uuid4().hex[:6]
+    indexer.publish(*[product(new_sku(), 1, name=f"Drill item {tag} {n}") for n in range(10)])
+    indexer.wait_for(lambda: indexer.search(q=tag)["total"] == 10, "indexed")
+    before = indexer.index.all_documents()
+    for name in indexer.index.indices_behind_alias():
+        indexer.index.delete_index(name)  # the search cluster lost its data
+    assert indexer.search(q=tag)["total"] == 0
+    late = product(new_sku(), 1, name=f"Drill item {tag} late")
+    indexer.publish(late)  # the live indexer recreates the index instead of dead-lettering
+    indexer.wait_for(lambda: indexer.search(q=tag)["total"] == 1, "index recreated")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "shopctl", "search", "rebuild"],
+        cwd=REPO,
+        env=indexer.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt" in result.stdout
+    indexer.index.refresh()
+    assert indexer.index.all_documents() == before | {
+        late.sku: indexer.index.all_documents()[late.sku]
+    }
+    assert indexer.search(q=tag)["total"] == 11
