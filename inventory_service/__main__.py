@@ -20,7 +20,7 @@ sys.exit(
             migrations_dir=Path(__file__).parent / "migrations",
             database_url=lambda: load_settings().database_url,
             app_factory="inventory_service.api:create_app()",
-            bind=lambda: f"127.0.0.1:{load_settings().port}",
+            bind=lambda: f"{load_settings().bind_host}:{load_settings().port}",
             worker=_worker,
         )
     )

@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
                 "-m",
                 "gunicorn",
                 "--bind",
-                f"127.0.0.1:{settings.port}",
+                f"{settings.bind_host}:{settings.port}",
                 "--workers",
                 os.environ.get("WEB_CONCURRENCY", "2"),
                 "--threads",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventing.config import KafkaSettings
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     index_alias: str = "products"
     """Searches and writes go through this alias; a rebuild swaps the index behind it."""
     port: int = 8003
+    bind_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("BIND_HOST", "bind_host")
+    )
     batch_size: int = 500
     batch_within_s: float = 0.2
     """A single change is written within this long; under load, batches of `batch_size`."""

@@ -21,6 +21,10 @@ class ServiceSettings(BaseSettings):
     admin_token: str = Field(
         default="dev-admin-token", validation_alias=AliasChoices("ADMIN_TOKEN", "admin_token")
     )
+    bind_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("BIND_HOST", "bind_host")
+    )
+    """Where the API listens: loopback locally, 0.0.0.0 inside a container."""
     db_pool_size: int = 10
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
 
