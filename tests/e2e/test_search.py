@@ -3,102 +3,22 @@ real Elasticsearch, and the search API."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from elasticsearch import NotFoundError
 
 from contracts import inventory
-from eventing import topics
-from eventing.config import KafkaSettings
-from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.registry import envelope_for
 from eventing.topics import all_topics
-from search_indexer.api import build_app
-from search_indexer.config import Settings
-from search_indexer.index import ProductIndex, SearchUnavailable, client
 from search_indexer.rebuild import rebuild
 from tests.support.scratch import scratch_topics
+from tests.support.search import Indexer
 from tests.support.shop import REPO
 
 pytestmark = pytest.mark.e2e
-
-
-class Indexer:
-    """The faust worker as a process, on a namespace, alias and consumer group of its own."""
-
-    def __init__(self):
-        unique = uuid.uuid4().hex[:8]
-        self.kafka = KafkaSettings.from_env(client_id="search-e2e", topic_namespace=f"s{unique}.")
-        self.settings = Settings(
-            index_alias=f"products-{unique}",
-            consumer_group=f"search-indexer-{unique}",
-            batch_within_s=0.1,
-        )
-        self.env = {
-            **os.environ,
-            "KAFKA_TOPIC_NAMESPACE": self.kafka.topic_namespace,
-            "SEARCH_INDEX_ALIAS": self.settings.index_alias,
-            "SEARCH_CONSUMER_GROUP": self.settings.consumer_group,
-            "SEARCH_BATCH_WITHIN_S": "0.1",
-            "OTEL_TRACES_EXPORTER": "none",
-        }
-        self.index = ProductIndex(
-            client(self.settings.elasticsearch_url), self.settings.index_alias
-        )
-        self.search_client = build_app(self.settings, self.index).test_client()
-        self.publisher = KafkaPublisher(self.kafka)
-        self.process: subprocess.Popen | None = None
-        self.log = Path(tempfile.mkdtemp(prefix="search-e2e-")) / "indexer.log"
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "search_indexer", "worker"],
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
-
-    def publish(self, *events) -> None:
-        self.publisher.publish(
-            OutgoingMessage(
-                self.kafka.qualify(topics.PRODUCTS), e.sku.encode(), envelope_for(e).to_bytes()
-            )
-            for e in events
-        )
-
-    def search(self, **params) -> dict:
-        response = self.search_client.get("/search", query_string=params)
-        assert response.status_code == 200, response.json
-        return response.json
-
-    def wait_for(self, condition, what: str, timeout_s: float = 20.0):
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with contextlib.suppress(SearchUnavailable, NotFoundError):
-                self.index.refresh()
-            result = condition()
-            if result:
-                return result
-            assert time.monotonic() < deadline, f"{what}; indexer log: {self.log}"
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
