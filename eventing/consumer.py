@@ -124,16 +124,17 @@ class EventConsumer:
         retry: RetryPolicy | None = None,
         extra_config: dict[str, object] | None = None,
     ):
-        self.group_id = group_id
+        # A namespace isolates consumer groups as well as topics.
+        self.group_id = settings.qualify(group_id)
         self.topics = [settings.qualify(topic) for topic in topics]
         self.handler = handler
         self.registry = registry
         self.retry = retry or RetryPolicy()
-        self.dead_letters = dead_letters or DeadLetters(KafkaPublisher(settings), group_id)
+        self.dead_letters = dead_letters or DeadLetters(KafkaPublisher(settings), self.group_id)
         self._pending: dict[tuple[str, int], _PendingRetry] = {}
         self._config = {
             **settings.client_config(),
-            "group.id": group_id,
+            "group.id": self.group_id,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,

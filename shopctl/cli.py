@@ -105,7 +105,7 @@ def replay(topic, group, from_offset, from_time, from_beginning, dry_run) -> Non
     plan = plan_replay(
         settings,
         settings.qualify(topic),
-        group,
+        settings.qualify(group),
         from_offset=from_offset,
         from_time=from_time,
         from_beginning=from_beginning,
