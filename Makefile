@@ -36,3 +36,4 @@ lint: bootstrap
 
 bench: stack
 	.venv/bin/python -m bench.outbox
+	.venv/bin/python -m bench.search
