@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 
@@ -17,6 +18,7 @@ from search_indexer.rebuild import rebuild
 from tests.support.scratch import scratch_topics
 from tests.support.search import Indexer
 from tests.support.shop import REPO
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -207,3 +209,38 @@ def test_a_lost_index_is_restored_identically_by_shopctl_search_rebuild(indexer)
         late.sku: indexer.index.all_documents()[late.sku]
     }
     assert indexer.search(q=tag)["total"] == 11
+
+
+def test_an_indexer_cut_off_from_elasticsearch_loses_nothing_even_if_it_crashes_meanwhile():
+    indexer = Indexer()
+    proxy = TcpProxy(urlparse(indexer.settings.elasticsearch_url).port)
+    proxy.start()
+    indexer.env["SEARCH_ELASTICSEARCH_URL"] = proxy.url
+    with scratch_topics(indexer.kafka, all_topics()):
+        indexer.start()
+        try:
+            first = new_sku()
+            indexer.publish(
+                product(first, 1, name=f"Before {first}", kind=inventory.ProductCreated)
+            )
+            indexer.wait_for(lambda: skus(indexer.search(q=first)) == [first], "indexed")
+
+            proxy.cut()  # Elasticsearch is unreachable for the indexer
+            during = [new_sku() for _ in range(5)]
+            indexer.publish(*[product(sku, 1, name=f"During {sku}") for sku in during])
+            time.sleep(3)
+            assert indexer.process.poll() is None, "the indexer waits, it does not crash"
+            indexer.index.refresh()
+            assert indexer.search(q="During")["total"] == 0
+
+            indexer.kill()  # and crashes while waiting: its offsets must not have moved on
+            proxy.start()
+            indexer.start()
+            indexer.wait_for(
+                lambda: indexer.search(q="During")["total"] == 5, "caught up", timeout_s=60
+            )
+        finally:
+            indexer.stop()
+            proxy.cut()
+            for name in indexer.index.indices_behind_alias():
+                indexer.index.delete_index(name)

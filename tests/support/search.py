@@ -63,6 +63,11 @@ class Indexer:
                 start_new_session=True,
             )
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed or committed on the way out."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
