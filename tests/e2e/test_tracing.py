@@ -1,0 +1,116 @@
+"""One checkout is one trace in Jaeger: from the POST /orders span through every Kafka hop and
+saga step, compensations included, with every span parented inside the trace."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+
+import pytest
+import requests
+
+from tests.e2e.test_checkout import create_product, wait_terminal
+from tests.support.shop import ShopOptions, run_shop
+
+pytestmark = pytest.mark.e2e
+JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
+OTLP = os.environ.get("TEST_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+CHECKOUT_SERVICES = {"order-service", "checkout-saga", "inventory-service", "payment-service"}
+
+
+@pytest.fixture(scope="module")
+def shop():
+    env = {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
+    with ExitStack() as stack:
+        yield run_shop(stack, ShopOptions(extra_env=env))
+
+
+def checkout(shop, sku: str, payment_method: str) -> tuple[dict, str]:
+    """Place an order (once the catalogue knows the sku); return the outcome and its trace id."""
+    body = {
+        "customer_id": "trace-test",
+        "payment_method": payment_method,
+        "items": [{"sku": sku, "quantity": 1}],
+    }
+    deadline = time.monotonic() + 30
+    while True:  # a new key each time: only the accepted request's trace matters
+        response = requests.post(
+            f"{shop.order_url}/orders",
+            json=body,
+            timeout=10,
+            headers={"Idempotency-Key": f"trace-{time.monotonic_ns()}"},
+        )
+        if response.status_code == 202:
+            break
+        assert response.status_code == 422 and time.monotonic() < deadline, response.text
+        time.sleep(0.2)
+    trace_id = response.headers["traceparent"].split("-")[1]
+    order_id = response.json()["order_id"]
+    return wait_terminal(shop, [order_id])[order_id], trace_id
+
+
+def fetch_trace(trace_id: str, must_have: set[str], timeout_s: float = 30.0) -> dict:
+    """The trace from Jaeger's query API, once spans of every wanted service arrived."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = requests.get(f"{JAEGER}/api/traces/{trace_id}", timeout=10)
+        if response.ok and response.json().get("data"):
+            trace = response.json()["data"][0]
+            services = {p["serviceName"] for p in trace["processes"].values()}
+            if must_have <= services:
+                time.sleep(1)  # let the last batches land
+                return requests.get(f"{JAEGER}/api/traces/{trace_id}", timeout=10).json()["data"][0]
+        assert time.monotonic() < deadline, f"trace {trace_id} incomplete: {response.text[:300]}"
+        time.sleep(0.5)
+
+
+def roots(trace: dict) -> list[dict]:
+    ids = {span["spanID"] for span in trace["spans"]}
+    return [
+        span
+        for span in trace["spans"]
+        if not any(
+            ref["refType"] == "CHILD_OF" and ref["spanID"] in ids
+            for ref in span.get("references", [])
+        )
+    ]
+
+
+def services_of(trace: dict) -> set[str]:
+    return {trace["processes"][span["processID"]]["serviceName"] for span in trace["spans"]}
+
+
+def test_an_approved_checkout_is_one_trace_across_every_service(shop):
+    outcome, trace_id = checkout(shop, create_product(shop, stock=3), "tok_visa")
+    assert outcome["status"] == "APPROVED"
+    trace = fetch_trace(trace_id, CHECKOUT_SERVICES)
+    assert services_of(trace) >= CHECKOUT_SERVICES
+    [root] = roots(trace)
+    assert trace["processes"][root["processID"]]["serviceName"] == "order-service"
+    assert root["operationName"].startswith("POST")
+    names = {span["operationName"] for span in trace["spans"]}
+    assert any(name.endswith("publish") for name in names)
+    assert any(name.endswith("process") for name in names)
+    saga_steps = {
+        tag["value"] for span in trace["spans"] for tag in span["tags"] if tag["key"] == "saga.step"
+    }
+    assert {"reserve_stock", "authorize_payment", "approve_order"} <= saga_steps
+
+
+def test_a_declined_checkout_shows_the_compensation_in_its_trace(shop):
+    outcome, trace_id = checkout(shop, create_product(shop, stock=3), "tok_declined")
+    assert (outcome["status"], outcome["rejection_reason"]) == ("REJECTED", "PAYMENT_DECLINED")
+    trace = fetch_trace(trace_id, CHECKOUT_SERVICES)
+    assert len(roots(trace)) == 1, "no orphan roots"
+    consumed = {
+        tag["value"]
+        for span in trace["spans"]
+        for tag in span["tags"]
+        if tag["key"] == "event.type"
+    }
+    assert {"ReleaseStock", "StockReleased", "RejectOrder"} <= consumed

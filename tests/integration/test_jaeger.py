@@ -1,0 +1,55 @@
+"""The local stack's Jaeger is real: spans exported over OTLP (gRPC and HTTP) come back from
+its query API with their service and parent."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+import requests
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+pytestmark = pytest.mark.integration
+JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
+
+
+@pytest.mark.parametrize(
+    "exporter",
+    [
+        lambda: GrpcExporter(
+            endpoint=os.environ.get("TEST_OTLP_ENDPOINT", "http://127.0.0.1:4317"), insecure=True
+        ),
+        lambda: HttpExporter(
+            endpoint=os.environ.get("TEST_OTLP_HTTP_ENDPOINT", "http://127.0.0.1:4318")
+            + "/v1/traces"
+        ),
+    ],
+    ids=["otlp-grpc", "otlp-http"],
+)
+def test_an_exported_trace_is_served_by_the_query_api(exporter):
+    service = f"smoke-{uuid.uuid4().hex[:8]}"
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter()))
+    tracer = provider.get_tracer("smoke")
+    with tracer.start_as_current_span("parent") as parent, tracer.start_as_current_span("child"):
+        trace_id = f"{parent.get_span_context().trace_id:032x}"
+    provider.shutdown()
+
+    deadline = time.monotonic() + 15
+    while True:
+        response = requests.get(f"{JAEGER}/api/traces/{trace_id}", timeout=5)
+        if response.ok and response.json().get("data"):
+            break
+        assert time.monotonic() < deadline, response.text[:200]
+        time.sleep(0.3)
+    trace = response.json()["data"][0]
+    spans = {span["operationName"]: span for span in trace["spans"]}
+    assert set(spans) == {"parent", "child"}
+    assert spans["child"]["references"][0]["spanID"] == spans["parent"]["spanID"]
+    assert {p["serviceName"] for p in trace["processes"].values()} == {service}
