@@ -183,43 +183,51 @@ def release(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
     uow.outbox.add_event(uow.session, events.StockReleased(order_id=order_id), causation=cause)
 
 
-def commit(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
+def _advance(
+    uow: InventoryUnitOfWork,
+    order_id: str,
+    cause: Envelope,
+    *,
+    source: ReservationStatus,
+    target: ReservationStatus,
+    move,
+    reply: events.Message,
+) -> None:
+    """Move a reservation from `source` to `target`, moving its stock with `move`; a repeat
+    (already at `target`) changes nothing and sends the reply again."""
     reservation = uow.reservations.get(order_id)
-    if reservation is None or reservation.status not in (
-        ReservationStatus.RESERVED,
-        ReservationStatus.COMMITTED,
-    ):
+    if reservation is None or reservation.status not in (source, target):
         state = "none" if reservation is None else reservation.status
-        raise ReservationStateError(f"cannot commit order {order_id}'s reservation ({state})")
-    if reservation.status is ReservationStatus.RESERVED:
-        _stock_moved(
-            uow,
-            reservation.items,
-            order_id,
-            "COMMITTED",
-            lambda product, quantity: product.committed(quantity),
-            cause,
+        raise ReservationStateError(
+            f"cannot move order {order_id}'s reservation from {state} to {target}"
         )
-        uow.reservations.save(Reservation(order_id, ReservationStatus.COMMITTED, reservation.items))
-    uow.outbox.add_event(uow.session, events.StockCommitted(order_id=order_id), causation=cause)
+    if reservation.status is source:
+        _stock_moved(uow, reservation.items, order_id, target.value, move, cause)
+        uow.reservations.save(Reservation(order_id, target, reservation.items))
+    uow.outbox.add_event(uow.session, reply, causation=cause)
+
+
+def commit(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
+    """Reserved stock leaves the warehouse (the order was approved)."""
+    _advance(
+        uow,
+        order_id,
+        cause,
+        source=ReservationStatus.RESERVED,
+        target=ReservationStatus.COMMITTED,
+        move=lambda product, quantity: product.committed(quantity),
+        reply=events.StockCommitted(order_id=order_id),
+    )
 
 
 def return_stock(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
-    reservation = uow.reservations.get(order_id)
-    if reservation is None or reservation.status not in (
-        ReservationStatus.COMMITTED,
-        ReservationStatus.RETURNED,
-    ):
-        state = "none" if reservation is None else reservation.status
-        raise ReservationStateError(f"cannot return order {order_id}'s stock ({state})")
-    if reservation.status is ReservationStatus.COMMITTED:
-        _stock_moved(
-            uow,
-            reservation.items,
-            order_id,
-            "RETURNED",
-            lambda product, quantity: product.returned(quantity),
-            cause,
-        )
-        uow.reservations.save(Reservation(order_id, ReservationStatus.RETURNED, reservation.items))
-    uow.outbox.add_event(uow.session, events.StockReturned(order_id=order_id), causation=cause)
+    """Committed stock comes back on hand (the approved order was cancelled)."""
+    _advance(
+        uow,
+        order_id,
+        cause,
+        source=ReservationStatus.COMMITTED,
+        target=ReservationStatus.RETURNED,
+        move=lambda product, quantity: product.returned(quantity),
+        reply=events.StockReturned(order_id=order_id),
+    )

@@ -74,3 +74,40 @@ def run_consumer_until(
         stop.set()
         thread.join(15)
     assert not errors, errors
+
+
+def replies_through_kafka(
+    settings: KafkaSettings,
+    tasks,
+    command_envelope,
+    command_topic: str,
+    reply_topic: str,
+    timeout_s: float = 30.0,
+):
+    """Publish a command envelope to the (namespaced) command topic, run a service's worker
+    tasks (consumer and relay) until a reply appears, and return the replies, decoded, that
+    belong to the command's aggregate."""
+    from eventing.producer import KafkaPublisher, OutgoingMessage
+    from eventing.registry import registry
+
+    KafkaPublisher(settings).publish(
+        [
+            OutgoingMessage(
+                settings.qualify(command_topic), command_envelope.key(), command_envelope.to_bytes()
+            )
+        ]
+    )
+    stop = threading.Event()
+    threads = [threading.Thread(target=task, args=(stop,), daemon=True) for task in tasks.values()]
+    for thread in threads:
+        thread.start()
+    try:
+        messages = read_topic(
+            settings, settings.qualify(reply_topic), expected=1, timeout_s=timeout_s
+        )
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+    decoded = [registry.decode(message.value()) for message in messages]
+    return [d for d in decoded if d.envelope.aggregate_id == command_envelope.aggregate_id]

@@ -3,7 +3,6 @@ read API, and a command answered through Kafka."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from pathlib import Path
 
@@ -13,13 +12,12 @@ from sqlalchemy import select
 from contracts import payment as messages
 from eventing import topics
 from eventing.envelope import Envelope
-from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.registry import Decoded, envelope_for, registry
+from eventing.registry import Decoded, envelope_for
 from payment_service import orm
 from payment_service.bootstrap import bootstrap
 from payment_service.config import Settings
 from servicekit.migrations import upgrade
-from tests.support.kafka_helpers import read_topic
+from tests.support.kafka_helpers import replies_through_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -149,30 +147,9 @@ def test_the_read_api_needs_an_order_id_and_knows_payments_by_id(app, client, ha
 
 
 def test_an_authorise_command_on_kafka_is_answered_on_kafka(app, shop_topics):
-    order_id = f"order-{uuid.uuid4().hex[:8]}"
-    request = authorize(order_id).envelope
-    KafkaPublisher(shop_topics).publish(
-        [
-            OutgoingMessage(
-                shop_topics.qualify(topics.PAYMENT_COMMANDS), request.key(), request.to_bytes()
-            )
-        ]
+    request = authorize(f"order-{uuid.uuid4().hex[:8]}").envelope
+    mine = replies_through_kafka(
+        shop_topics, app.tasks(), request, topics.PAYMENT_COMMANDS, topics.PAYMENTS
     )
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=task, args=(stop,), daemon=True) for task in app.tasks().values()
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        messages_seen = read_topic(
-            shop_topics, shop_topics.qualify(topics.PAYMENTS), expected=1, timeout_s=30
-        )
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(15)
-    mine = [registry.decode(m.value()) for m in messages_seen]
-    mine = [d for d in mine if d.envelope.aggregate_id == order_id]
     assert [d.envelope.type for d in mine] == ["PaymentAuthorized"]
     assert mine[0].envelope.correlation_id == "saga-1"
