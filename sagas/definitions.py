@@ -43,6 +43,7 @@ def checkout_saga(
         name=CHECKOUT,
         started_by=orders.OrderCreated,
         key=_order_key,
+        key_attribute="order.id",
         initial_data=_checkout_data,
         steps=(
             Step(
@@ -116,6 +117,7 @@ def cancellation_saga(
         name=CANCELLATION,
         started_by=orders.OrderCancellationRequested,
         key=_order_key,
+        key_attribute="order.id",
         initial_data=lambda event: {"order_id": _order_key(event)},
         steps=(
             Step(

@@ -53,6 +53,8 @@ class SagaDefinition:
     on_abort: Step | None = None
     """A retriable step run after the compensations, with `failure_reason` in the data."""
     timeout_reason: str = "TIMEOUT"
+    key_attribute: str = "saga.key"
+    """The span attribute naming the business key (e.g. `order.id`)."""
     max_compensation_attempts: int = 8
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 60.0

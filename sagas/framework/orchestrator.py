@@ -113,7 +113,8 @@ class Orchestrator:
     def _start(self, session: Session, definition: SagaDefinition, decoded: Decoded) -> None:
         engine = self.engines[definition.name]
         instance, commands = engine.start(str(uuid.uuid4()), decoded.event, self.clock())
-        with self._span(instance, "start"):
+        with self._span(instance, "start") as span:
+            span.set_attribute("saga.outcome", instance.log[-1].status.value)
             if not self.store.add(session, instance):
                 log.info("saga %s for %s already started", definition.name, instance.key)
                 return
@@ -148,7 +149,10 @@ class Orchestrator:
         before = (instance.state, instance.current_step)
         with self._span(instance, "advance") as span:
             commands = transition(instance)
-            for entry in instance.log[len(instance.log) - instance.new_entries :]:
+            new_entries = instance.log[len(instance.log) - instance.new_entries :]
+            if new_entries:
+                span.set_attribute("saga.outcome", new_entries[0].status.value)
+            for entry in new_entries:
                 span.add_event(f"{entry.step} {entry.status.value}", {"detail": entry.detail})
                 if entry.status in (
                     StepStatus.TIMED_OUT,
@@ -198,15 +202,18 @@ class Orchestrator:
                 correlation_id=instance.saga_id,
             )
 
-    @staticmethod
-    def _span(instance: SagaInstance, action: str):
+    def _span(self, instance: SagaInstance, action: str):
+        """A span per step transition: the step answered (or started), the instance, and the
+        business key under the definition's own attribute name (e.g. `order.id`)."""
         step = instance.current_step or "-"
+        definition = self.engines[instance.saga_type].definition
         return tracer.start_as_current_span(
             f"saga {instance.saga_type} {step}",
             attributes={
                 "saga.id": instance.saga_id,
                 "saga.type": instance.saga_type,
                 "saga.key": instance.key,
+                definition.key_attribute: instance.key,
                 "saga.step": step,
                 "saga.action": action,
             },

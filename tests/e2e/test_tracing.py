@@ -100,6 +100,13 @@ def test_an_approved_checkout_is_one_trace_across_every_service(shop):
         tag["value"] for span in trace["spans"] for tag in span["tags"] if tag["key"] == "saga.step"
     }
     assert {"reserve_stock", "authorize_payment", "approve_order"} <= saga_steps
+    saga_tags = [
+        {tag["key"]: tag["value"] for tag in span["tags"]}
+        for span in trace["spans"]
+        if span["operationName"].startswith("saga ")
+    ]
+    assert all(tags["order.id"] == outcome["order_id"] for tags in saga_tags)
+    assert {"STARTED", "SUCCEEDED"} <= {tags.get("saga.outcome") for tags in saga_tags}
 
 
 def test_a_declined_checkout_shows_the_compensation_in_its_trace(shop):
