@@ -27,7 +27,8 @@ CHECKOUTS = 200
 @pytest.fixture(scope="module")
 def shop():
     with ExitStack() as stack:
-        yield run_shop(stack, ShopOptions(reply_timeout_s=15, payment_timeout_s=10))
+        # A killed worker is back within ~15 s (restart + session takeover): sagas wait longer.
+        yield run_shop(stack, ShopOptions(reply_timeout_s=30, payment_timeout_s=30))
 
 
 @pytest.mark.parametrize(
