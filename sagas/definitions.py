@@ -18,6 +18,17 @@ def _order_key(event: Event) -> str:
     return str(event.order_id)  # type: ignore[attr-defined]
 
 
+def _until_answered(name: str, command: type[Event], reply: type[Event], timeout_s: float) -> Step:
+    """A step past the point of no return: `command` for the order, resent until `reply`."""
+    return Step(
+        name,
+        command=lambda d: command(order_id=d["order_id"]),
+        succeeded_by=(reply,),
+        timeout_s=timeout_s,
+        retriable=True,
+    )
+
+
 def _checkout_data(event: Event) -> SagaData:
     assert isinstance(event, orders.OrderCreated)
     return event.model_dump(mode="json")
@@ -70,26 +81,14 @@ def checkout_saga(
                 timeout_s=payment_timeout_s,
                 remember=lambda reply: {"payment_id": reply.payment_id},  # type: ignore[attr-defined]
             ),
-            Step(
-                "capture_payment",
-                command=lambda d: payment.CapturePayment(order_id=d["order_id"]),
-                succeeded_by=(payment.PaymentCaptured,),
-                timeout_s=reply_timeout_s,
-                retriable=True,
+            _until_answered(
+                "capture_payment", payment.CapturePayment, payment.PaymentCaptured, reply_timeout_s
             ),
-            Step(
-                "commit_stock",
-                command=lambda d: inventory.CommitStock(order_id=d["order_id"]),
-                succeeded_by=(inventory.StockCommitted,),
-                timeout_s=reply_timeout_s,
-                retriable=True,
+            _until_answered(
+                "commit_stock", inventory.CommitStock, inventory.StockCommitted, reply_timeout_s
             ),
-            Step(
-                "approve_order",
-                command=lambda d: orders.ApproveOrder(order_id=d["order_id"]),
-                succeeded_by=(orders.OrderApproved,),
-                timeout_s=reply_timeout_s,
-                retriable=True,
+            _until_answered(
+                "approve_order", orders.ApproveOrder, orders.OrderApproved, reply_timeout_s
             ),
         ),
         on_abort=Step(
@@ -120,26 +119,17 @@ def cancellation_saga(
         key_attribute="order.id",
         initial_data=lambda event: {"order_id": _order_key(event)},
         steps=(
-            Step(
-                "refund_payment",
-                command=lambda d: payment.RefundPayment(order_id=d["order_id"]),
-                succeeded_by=(payment.PaymentRefunded,),
-                timeout_s=reply_timeout_s,
-                retriable=True,
+            _until_answered(
+                "refund_payment", payment.RefundPayment, payment.PaymentRefunded, reply_timeout_s
             ),
-            Step(
-                "return_stock",
-                command=lambda d: inventory.ReturnStock(order_id=d["order_id"]),
-                succeeded_by=(inventory.StockReturned,),
-                timeout_s=reply_timeout_s,
-                retriable=True,
+            _until_answered(
+                "return_stock", inventory.ReturnStock, inventory.StockReturned, reply_timeout_s
             ),
-            Step(
+            _until_answered(
                 "complete_cancellation",
-                command=lambda d: orders.CompleteCancellation(order_id=d["order_id"]),
-                succeeded_by=(orders.OrderCancelled,),
-                timeout_s=reply_timeout_s,
-                retriable=True,
+                orders.CompleteCancellation,
+                orders.OrderCancelled,
+                reply_timeout_s,
             ),
         ),
         retry_base_delay_s=retry_base_delay_s,
