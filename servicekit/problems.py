@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from eventing.errors import TransientError
@@ -84,6 +85,18 @@ def install_problem_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         return Problem(error.code or 500, error.name, error.description or error.name).response()
+
+    @app.errorhandler(DataError)
+    def _out_of_range(error: DataError) -> Response:
+        """The database refused a value (SQLSTATE class 22: out of range, too long...): the
+        request carried it, so it is the client's to change, not a server failure."""
+        sqlstate = getattr(error.orig, "pgcode", "") or ""
+        if not sqlstate.startswith("22"):
+            return _unexpected(error)
+        log.info("answering 422 for a value the database refused: %s", error.orig)
+        return Problem(
+            422, "Unprocessable Entity", "a value is out of the range this service can store"
+        ).response()
 
     @app.errorhandler(TransientError)
     def _unavailable(error: TransientError) -> Response:
