@@ -6,17 +6,54 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from flask import Flask
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from contracts.common import Sku
 from inventory_service import services
-from inventory_service.domain import Product, ProductExists, ProductNotFound
+from inventory_service.domain import (
+    MAX_UNITS,
+    Product,
+    ProductExists,
+    ProductNotFound,
+    StockLimitExceeded,
+)
 from inventory_service.uow import InventoryUnitOfWork
 from servicekit.api import Api
-from servicekit.problems import conflict, not_found
+from servicekit.problems import FieldError, Problem, conflict, not_found
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Category = Annotated[str, Field(min_length=1, max_length=100)]
+
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL stores no NUL character in text or JSONB: refuse it as an invalid value."""
+    match value:
+        case str() if "\x00" in value:
+            raise ValueError("text cannot contain the NUL character")
+        case dict():
+            for key, item in value.items():
+                _without_nul(key)
+                _without_nul(item)
+        case list():
+            for item in value:
+                _without_nul(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+Description = Annotated[Text, Field(max_length=5000)]
+Category = Annotated[Text, Field(min_length=1, max_length=100)]
+Attributes = Annotated[dict[str, Any], AfterValidator(_without_nul)]
+# Strict: in JSON, `true` or `"5"` is not a number of cents or units.
+Units = Annotated[int, Field(strict=True, ge=0, le=MAX_UNITS)]
+MAX_PAGE = 1_000_000
+_SKU = TypeAdapter(Sku)
 
 
 class NewProduct(BaseModel):
@@ -24,21 +61,21 @@ class NewProduct(BaseModel):
 
     sku: Sku
     name: Name
-    description: str = Field(default="", max_length=5000)
+    description: Description = ""
     category: Category
-    price_cents: int = Field(ge=0)
-    stock: int = Field(ge=0)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    price_cents: Units
+    stock: Units
+    attributes: Attributes = Field(default_factory=dict)
 
 
 class ProductPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    description: str | None = Field(default=None, max_length=5000)
+    description: Description | None = None
     category: Category | None = None
-    price_cents: int | None = Field(default=None, ge=0)
-    attributes: dict[str, Any] | None = None
+    price_cents: Units | None = None
+    attributes: Attributes | None = None
 
     @model_validator(mode="after")
     def _something(self) -> ProductPatch:
@@ -52,13 +89,29 @@ class ProductPatch(BaseModel):
 class Restock(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(ge=1)
+    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_UNITS)]
 
 
 class ProductQuery(BaseModel):
-    category: str | None = None
-    page: int = Field(default=1, ge=1)
+    category: Category | None = None
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     page_size: int = Field(default=20, ge=1, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, values: Any) -> Any:
+        """`?category=&page=` asks for no filter and the default page."""
+        if isinstance(values, dict):
+            return {key: value for key, value in values.items() if value != ""}
+        return values
+
+
+def _existing_sku(sku: str) -> str:
+    """A path's sku; one that no product could have is simply unknown (404)."""
+    try:
+        return _SKU.validate_python(sku)
+    except ValidationError:
+        raise not_found("product", sku) from None
 
 
 class ProductOut(BaseModel):
@@ -107,6 +160,13 @@ def build_api(
                 result = action(uow)
             except ProductNotFound as error:
                 raise not_found("product", error) from None
+            except StockLimitExceeded as error:
+                raise Problem(
+                    422,
+                    "Unprocessable Entity",
+                    "the request has invalid values",
+                    errors=[FieldError(field="quantity", message=str(error))],
+                ) from None
             uow.commit()
             return result
 
@@ -141,6 +201,7 @@ def build_api(
         responses={200: ProductOut, 404: "unknown or deleted"},
     )
     def get_product(sku: str):
+        sku = _existing_sku(sku)
         with uow_factory() as uow:
             try:
                 return ProductOut.of(services.get_product(uow, sku))
@@ -156,6 +217,7 @@ def build_api(
         admin=True,
     )
     def update_product(sku: str, body: ProductPatch):
+        sku = _existing_sku(sku)
         changes = body.model_dump(exclude_none=True)
         return ProductOut.of(write(lambda uow: services.update_product(uow, sku, changes)))
 
@@ -164,10 +226,15 @@ def build_api(
         "/products/<sku>/restock",
         summary="Add stock",
         body=Restock,
-        responses={200: ProductOut, 404: "unknown or deleted"},
+        responses={
+            200: ProductOut,
+            404: "unknown or deleted",
+            422: "quantity invalid or too many units",
+        },
         admin=True,
     )
     def restock(sku: str, body: Restock):
+        sku = _existing_sku(sku)
         return ProductOut.of(write(lambda uow: services.restock(uow, sku, body.quantity)))
 
     @api.operation(
@@ -178,6 +245,7 @@ def build_api(
         admin=True,
     )
     def delete_product(sku: str):
+        sku = _existing_sku(sku)
         write(lambda uow: services.delete_product(uow, sku))
         return None, 204
 

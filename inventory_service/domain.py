@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+MAX_UNITS = 2_147_483_647
+"""The most units of one product, and the highest price in cents (PostgreSQL's `integer`)."""
+
 
 class InventoryError(Exception):
     """Base of the domain's refusals."""
@@ -26,6 +29,10 @@ class ProductExists(InventoryError):
 
 class InsufficientStock(InventoryError):
     pass
+
+
+class StockLimitExceeded(InventoryError):
+    """More units than a product can count (stock is a 32-bit integer where it is stored)."""
 
 
 class ReservationStateError(InventoryError):
@@ -67,6 +74,8 @@ class Product:
     def restocked(self, quantity: int) -> Product:
         if quantity < 1:
             raise ValueError("restock at least one unit")
+        if self.on_hand + quantity > MAX_UNITS:
+            raise StockLimitExceeded(f"{self.sku}: at most {MAX_UNITS} units on hand")
         return self._next(on_hand=self.on_hand + quantity)
 
     def reserved_for(self, quantity: int) -> Product:

@@ -3,6 +3,7 @@ outbox there; the caller (a route or a message handler) commits, once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from contracts import inventory as events
@@ -18,6 +19,8 @@ from inventory_service.domain import (
     merge_items,
 )
 from inventory_service.uow import InventoryUnitOfWork
+
+Move = Callable[[Product, int], Product]
 
 
 def _state(event_type: type, product: Product, **extra: Any) -> events.Message:
@@ -85,7 +88,7 @@ def _stock_moved(
     items: tuple[tuple[str, int], ...],
     order_id: str,
     reason: str,
-    move,
+    move: Move,
     cause: Envelope,
 ) -> None:
     """Apply `move(product, quantity)` to each item's product (locked in sku order)."""
@@ -163,11 +166,14 @@ def reserve(
 
 
 def release(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
-    """Undo a reservation (compensation). Releasing an order never reserved records the
-    release, so a ReserveStock arriving late cannot hold stock for it."""
+    """Undo a reservation (compensation). Releasing an order never reserved (or whose
+    reservation failed) records the release, so a ReserveStock arriving late cannot hold stock
+    for it."""
     reservation = uow.reservations.get(order_id)
     if reservation is None:
         uow.reservations.add(Reservation(order_id, ReservationStatus.RELEASED))
+    elif reservation.status is ReservationStatus.FAILED:
+        uow.reservations.save(Reservation(order_id, ReservationStatus.RELEASED, reservation.items))
     elif reservation.status is ReservationStatus.RESERVED:
         _stock_moved(
             uow,
@@ -190,13 +196,15 @@ def _advance(
     *,
     source: ReservationStatus,
     target: ReservationStatus,
-    move,
+    done: tuple[ReservationStatus, ...],
+    move: Move,
     reply: events.Message,
 ) -> None:
     """Move a reservation from `source` to `target`, moving its stock with `move`; a repeat
-    (already at `target`) changes nothing and sends the reply again."""
+    (already at `target`, or a later state in `done`) changes nothing and sends the reply
+    again."""
     reservation = uow.reservations.get(order_id)
-    if reservation is None or reservation.status not in (source, target):
+    if reservation is None or reservation.status not in (source, target, *done):
         state = "none" if reservation is None else reservation.status
         raise ReservationStateError(
             f"cannot move order {order_id}'s reservation from {state} to {target}"
@@ -215,6 +223,7 @@ def commit(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
         cause,
         source=ReservationStatus.RESERVED,
         target=ReservationStatus.COMMITTED,
+        done=(ReservationStatus.RETURNED,),
         move=lambda product, quantity: product.committed(quantity),
         reply=events.StockCommitted(order_id=order_id),
     )
@@ -228,6 +237,7 @@ def return_stock(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> No
         cause,
         source=ReservationStatus.COMMITTED,
         target=ReservationStatus.RETURNED,
+        done=(),
         move=lambda product, quantity: product.returned(quantity),
         reply=events.StockReturned(order_id=order_id),
     )
