@@ -272,10 +272,9 @@ def build_api(
 
 
 def create_app() -> Flask:
+    """gunicorn's app factory (`python -m inventory_service api`)."""
     from inventory_service.bootstrap import bootstrap
     from inventory_service.config import load_settings
-    from servicekit.observability import setup_observability
+    from servicekit.runtime import create_flask_app
 
-    settings = load_settings()
-    setup_observability(settings.service_name, settings.log_level)
-    return bootstrap(settings).flask_app()
+    return create_flask_app(load_settings, bootstrap)

@@ -1,27 +1,9 @@
 """`python -m order_service migrate|api|worker`."""
 
 import sys
-from pathlib import Path
 
+from order_service.bootstrap import bootstrap
 from order_service.config import load_settings
-from servicekit.cli import ServiceCommands, main
+from servicekit.cli import service_main
 
-
-def _worker() -> int:
-    from order_service.worker import main as worker_main
-
-    return worker_main()
-
-
-sys.exit(
-    main(
-        ServiceCommands(
-            prog="order_service",
-            migrations_dir=Path(__file__).parent / "migrations",
-            database_url=lambda: load_settings().database_url,
-            app_factory="order_service.api:create_app()",
-            bind=lambda: f"{load_settings().bind_host}:{load_settings().port}",
-            worker=_worker,
-        )
-    )
-)
+sys.exit(service_main("order_service", load_settings, bootstrap))

@@ -211,10 +211,9 @@ def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
 
 
 def create_app() -> Flask:
+    """gunicorn's app factory (`python -m order_service api`)."""
     from order_service.bootstrap import bootstrap
     from order_service.config import load_settings
-    from servicekit.observability import setup_observability
+    from servicekit.runtime import create_flask_app
 
-    settings = load_settings()
-    setup_observability(settings.service_name, settings.log_level)
-    return bootstrap(settings).flask_app()
+    return create_flask_app(load_settings, bootstrap)

@@ -80,10 +80,9 @@ def build_api(uow_factory: Callable[[], PaymentUnitOfWork]) -> Api:
 
 
 def create_app() -> Flask:
+    """gunicorn's app factory (`python -m payment_service api`)."""
     from payment_service.bootstrap import bootstrap
     from payment_service.config import load_settings
-    from servicekit.observability import setup_observability
+    from servicekit.runtime import create_flask_app
 
-    settings = load_settings()
-    setup_observability(settings.service_name, settings.log_level)
-    return bootstrap(settings).flask_app()
+    return create_flask_app(load_settings, bootstrap)

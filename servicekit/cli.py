@@ -12,7 +12,9 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from servicekit.migrations import upgrade
 
@@ -73,3 +75,28 @@ def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
         ],
     )
     return 0  # not reached: exec replaced the process
+
+
+def service_main(
+    package: str, load_settings: Callable[[], Any], bootstrap: Callable[[Any], Any]
+) -> int:
+    """The whole `__main__` of a service built on `servicekit.runtime`: its migrations live in
+    `<package>/migrations`, its gunicorn app is `<package>.api:create_app()`."""
+    from servicekit.worker import run_worker
+
+    def worker() -> int:
+        settings = load_settings()
+        return run_worker(
+            settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
+        )
+
+    return main(
+        ServiceCommands(
+            prog=package,
+            migrations_dir=Path(import_module(package).__file__).parent / "migrations",
+            database_url=lambda: load_settings().database_url,
+            app_factory=f"{package}.api:create_app()",
+            bind=lambda: f"{load_settings().bind_host}:{load_settings().port}",
+            worker=worker,
+        )
+    )

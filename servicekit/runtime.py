@@ -70,3 +70,15 @@ class ServiceRuntime(ABC, Generic[U]):
 
     def tasks(self) -> dict[str, Callable[[threading.Event], None]]:
         return {"consumer": self.consumer().run, "relay": self.relay().run}
+
+
+def create_flask_app(
+    load_settings: Callable[[], ServiceSettings],
+    bootstrap: Callable[[ServiceSettings], ServiceRuntime],
+) -> Flask:
+    """A service's gunicorn app factory: observability first (before any engine exists)."""
+    from servicekit.observability import setup_observability
+
+    settings = load_settings()
+    setup_observability(settings.service_name, settings.log_level)
+    return bootstrap(settings).flask_app()
