@@ -69,11 +69,15 @@ def place_order(sku: str, payment_method: str, timeout_s: float) -> requests.Res
         time.sleep(0.3)
 
 
+SAGA_ACTIVE = {"NOT_STARTED", "RUNNING", "COMPENSATING", "ABORTING"}
+
+
 def wait_for_outcome(order_id: str, timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         order = requests.get(f"{ORDER_URL}/orders/{order_id}", timeout=10).json()
-        if order["status"] != "PENDING":
+        # The saga view trails the order's status by one Kafka hop: wait for both to settle.
+        if order["status"] != "PENDING" and order["saga"]["state"] not in SAGA_ACTIVE:
             return order
         time.sleep(0.3)
     raise DemoFailed(f"order {order_id} was still PENDING after {timeout_s:.0f}s")

@@ -15,6 +15,9 @@ from tests.support.shop import ADMIN, Shop, ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 TERMINAL = {"APPROVED", "REJECTED", "CANCELLED"}
+#: The saga view on an order is a projection of `sagas.progress`, one hop behind the order's own
+#: status (the order is approved by the saga's last command, the saga completes on its reply).
+SAGA_SETTLED = {"COMPLETED", "ABORTED", "COMPENSATION_FAILED"}
 
 
 @pytest.fixture(scope="module")
@@ -79,14 +82,19 @@ def order(shop: Shop, order_id: str) -> dict:
     return requests.get(f"{shop.order_url}/orders/{order_id}", timeout=10).json()
 
 
+def ended(current: dict) -> bool:
+    return current["status"] in TERMINAL and current["saga"]["state"] in SAGA_SETTLED
+
+
 def wait_terminal(shop: Shop, order_ids: list[str], timeout_s: float = 90.0) -> dict[str, dict]:
+    """Each order once its status is terminal and its saga view shows the saga ended."""
     deadline = time.monotonic() + timeout_s
     done: dict[str, dict] = {}
     while len(done) < len(order_ids):
         for order_id in order_ids:
             if order_id not in done:
                 current = order(shop, order_id)
-                if current["status"] in TERMINAL:
+                if ended(current):
                     done[order_id] = current
         if len(done) < len(order_ids):
             assert time.monotonic() < deadline, (
