@@ -16,60 +16,23 @@ Prints a table and writes bench/results/outbox.json. Needs the local stack (`mak
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
 from sqlalchemy import insert
 
+from bench.limits import kafka_limits
+from bench.report import write_result
 from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer
 from eventing.inbox import Inbox
 from eventing.outbox import OutboxRelay, unpublished_count
-from eventing.producer import KafkaPublisher, producer_config
+from eventing.producer import KafkaPublisher
 from tests.support import ledger
 from tests.support.scratch import scratch_database, scratch_topics, topic_with_dead_letters
-
-RESULTS = Path(__file__).parent / "results"
-
-
-def raw_baseline(settings: KafkaSettings, count: int) -> dict[str, float]:
-    with scratch_topics(settings, topic_with_dead_letters()) as (topic, _):
-        producer = Producer(producer_config(settings))
-        value = b"x" * 300
-        started = time.perf_counter()
-        for n in range(count):
-            while True:
-                try:
-                    producer.produce(topic, key=f"acct-{n % 100}".encode(), value=value)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-        producer.flush(60)
-        produce_s = time.perf_counter() - started
-
-        consumer = Consumer(
-            {
-                **settings.client_config(),
-                "group.id": f"bench-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        started = time.perf_counter()  # from subscribe: joining the group counts, as for ours
-        consumer.subscribe([topic])
-        received = 0
-        deadline = time.monotonic() + 120
-        while received < count and time.monotonic() < deadline:
-            received += sum(1 for m in consumer.consume(1000, timeout=0.5) if m.error() is None)
-        consume_s = time.perf_counter() - started
-        consumer.close()
-    return {"produce_per_s": count / produce_s, "consume_per_s": received / consume_s}
 
 
 class _Applied:
@@ -187,12 +150,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = KafkaSettings.from_env(client_id="eventshop-bench")
 
-    raw = raw_baseline(settings, args.events)
+    raw = kafka_limits(settings, args.events)
     ours = outbox_throughput(settings, args.events)
     latency = outbox_latency(settings, args.rate, args.seconds)
     result = {
-        "benchmark": "outbox",
-        "at": datetime.now(UTC).isoformat(),
         "workload": vars(args),
         "raw_kafka": raw,
         "outbox_to_consumer": ours,
@@ -200,8 +161,7 @@ def main() -> None:
         "ratio_outbox_vs_raw_produce": ours["events_per_s"] / raw["produce_per_s"],
         "latency": latency,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "outbox.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result("outbox", result)
     print(f"{'measure':44} {'value':>12}")
     print(f"{'raw confluent-kafka produce (msg/s)':44} {raw['produce_per_s']:12,.0f}")
     print(f"{'raw confluent-kafka consume (msg/s)':44} {raw['consume_per_s']:12,.0f}")
@@ -212,7 +172,7 @@ def main() -> None:
         f"{f'latency p50 / p99 at {args.rate:.0f} ev/s (ms)':44} "
         f"{latency['p50_ms']:6.1f} /{latency['p99_ms']:6.1f}"
     )
-    print(f"written to {RESULTS / 'outbox.json'}")
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":

@@ -15,19 +15,16 @@ Prints a table and writes bench/results/search.json. Needs the local stack (`mak
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
+from bench.report import write_result
 from contracts import inventory
 from eventing.topics import all_topics
 from tests.support.scratch import scratch_topics
 from tests.support.search import Indexer
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def event(sku: str, version: int) -> inventory.ProductUpdated:
@@ -142,15 +139,7 @@ def main() -> None:
             indexer.stop()
             for name in indexer.index.indices_behind_alias():
                 indexer.index.delete_index(name)
-    result = {
-        "benchmark": "search",
-        "at": datetime.now(UTC).isoformat(),
-        "workload": vars(args),
-        "throughput": indexed,
-        "lag": latency,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "search.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result("search", {"workload": vars(args), "throughput": indexed, "lag": latency})
     print(f"{'measure':46} {'value':>14}")
     print(f"{'indexing throughput (events/s)':46} {indexed['events_per_s']:14,.0f}")
     print(
@@ -162,7 +151,7 @@ def main() -> None:
         f"{latency['p50_ms']:6.0f} /{latency['p99_ms']:6.0f}"
     )
     print(f"{'  found':46} {latency['found']:>6}/{latency['events']}")
-    print(f"written to {RESULTS / 'search.json'}")
+    print(f"written to {path}")
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import requests
 
 from eventing.config import KafkaSettings
-from eventing.topics import all_topics
+from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics
 from tests.support.scratch import scratch_database, scratch_topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,8 +73,9 @@ class Shop:
         """Start `package:role`, or a further instance of it as `package:role:instance`."""
         package, role = name.split(":")[:2]
         log = (self.logs / f"{name.replace(':', '-')}.log").open("ab")
+        api_workers = ["--workers", self.env["WEB_CONCURRENCY"]] if role == "api" else []
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", package, role, *(["--workers", "2"] if role == "api" else [])],
+            [sys.executable, "-m", package, role, *api_workers],
             cwd=REPO,
             env=self.env,
             stdout=log,
@@ -125,22 +126,38 @@ class ShopOptions:
     payment_timeout_s: float = 3.0
     retry_base_delay_s: float = 0.5
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Worker processes per service (the saga orchestrator counts as the sagas' worker).
+    workers: int = 1
+    #: gunicorn workers per API.
+    api_workers: int = 2
+    #: Partitions for every primary topic, when more are wanted than the topics declare.
+    partitions: int | None = None
 
 
-def process_names() -> list[str]:
+def process_names(workers: int = 1) -> list[str]:
     names = []
     for spec in SERVICES:
         if spec.has_api:
             names.append(f"{spec.package}:api")
         names.append(f"{spec.package}:worker")
+        names.extend(f"{spec.package}:worker:{n}" for n in range(2, workers + 1))
     return names
+
+
+def _topics(partitions: int | None) -> list[TopicSpec]:
+    if partitions is None:
+        return list(all_topics())
+    return [
+        spec if spec.name.endswith(DLQ_SUFFIX) else replace(spec, partitions=partitions)
+        for spec in all_topics()
+    ]
 
 
 def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     """Start the whole shop; everything is stopped and removed when `stack` closes."""
     options = options or ShopOptions()
     kafka = KafkaSettings.from_env(client_id="e2e", topic_namespace=f"e{uuid.uuid4().hex[:8]}.")
-    stack.enter_context(scratch_topics(kafka, all_topics()))
+    stack.enter_context(scratch_topics(kafka, _topics(options.partitions)))
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -150,7 +167,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         "SAGAS_REPLY_TIMEOUT_S": str(options.reply_timeout_s),
         "SAGAS_PAYMENT_TIMEOUT_S": str(options.payment_timeout_s),
         "SAGAS_RETRY_BASE_DELAY_S": str(options.retry_base_delay_s),
-        "WEB_CONCURRENCY": "2",
+        "WEB_CONCURRENCY": str(options.api_workers),
         **options.extra_env,
     }
     shop = Shop(kafka, env)
@@ -167,7 +184,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
             shop.stop(name)
 
     stack.callback(stop_all)
-    for name in process_names():
+    for name in process_names(options.workers):
         shop.start(name)
     shop.wait_ready()
     return shop

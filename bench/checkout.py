@@ -1,0 +1,507 @@
+"""Checkout benchmark: storefront clients against a whole shop of real processes.
+
+Each run starts its own shop (every service's API under gunicorn and worker, the saga
+orchestrator; scratch databases and topics of its own, 4 partitions per topic) on the local
+stack, seeds a catalogue, and drives `POST /orders` with a fixed mix of checkouts:
+
+- 80% approved (an in-stock product, `tok_visa`),
+- 10% declined (`tok_declined`: the stock is reserved, then released),
+- 10% out of stock (2 units of a product that has 1).
+
+A checkout ends when the order's terminal event (OrderApproved or OrderRejected) is on the
+orders topic; the benchmark reads that topic instead of polling the API, so clients add no read
+load, and latency is from just before the POST (or, open-loop, from the arrival's scheduled time,
+so a slow shop is not let off by late arrivals) to the event's `occurred_at`, which is set in the
+transaction that changed the order's status. Every outcome is checked against its kind.
+
+- Closed loop: C clients, each placing its next order when the previous one ended, for a sweep
+  of C; the best throughput is the shop's maximum.
+- Open loop: arrivals at a set rate (a fraction of that maximum), whatever the shop's progress.
+- Costs: Kafka messages (sum of end offsets over the shop's topics) and PostgreSQL write
+  transactions (the cluster's transaction id counter) per checkout, and CPU ms per checkout by
+  process group (shop services, Kafka, PostgreSQL, this client), from the closed-loop runs.
+- Scaling: the best closed loop again with 2 and 4 worker processes per service.
+
+`python -m bench.checkout` prints tables and writes bench/results/checkout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import psutil
+import requests
+import sqlalchemy as sa
+from confluent_kafka import Consumer, TopicPartition
+
+from bench.report import print_table, write_result
+from eventing.config import KafkaSettings
+from eventing.operations import end_offsets
+from eventing.topics import ORDERS, all_topics
+from tests.support.shop import ADMIN, Shop, ShopOptions, run_shop
+
+PARTITIONS = 4
+CATALOGUE_SIZE = 50
+EXPECTED = {
+    "approved": ("OrderApproved", None),
+    "declined": ("OrderRejected", "PAYMENT_DECLINED"),
+    "out_of_stock": ("OrderRejected", "OUT_OF_STOCK"),
+}
+MIX = ["approved"] * 8 + ["declined", "out_of_stock"]
+
+
+@dataclass
+class Checkout:
+    kind: str
+    started_at: float
+    order_id: str = ""
+    ended_at: float | None = None
+    outcome: tuple[str, str | None] | None = None
+
+    @property
+    def latency_ms(self) -> float:
+        assert self.ended_at is not None
+        return (self.ended_at - self.started_at) * 1000
+
+
+class OutcomeListener:
+    """Tails the orders topic from its current end and tells waiters how each order ended."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._topic = settings.qualify(ORDERS)
+        self._consumer = Consumer(
+            {
+                **settings.client_config(),
+                "group.id": f"bench-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+            }
+        )
+        ends = end_offsets(settings, [self._topic])[self._topic]
+        self._consumer.assign(
+            [TopicPartition(self._topic, p, offset) for p, offset in ends.items()]
+        )
+        self._outcomes: dict[str, tuple[float, tuple[str, str | None]]] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ended = []
+            for message in self._consumer.consume(500, timeout=0.1):
+                if message.error() is not None:
+                    continue
+                envelope = json.loads(message.value())
+                if envelope["type"] in ("OrderApproved", "OrderRejected"):
+                    at = _timestamp(envelope["occurred_at"])
+                    reason = envelope["payload"].get("reason")
+                    ended.append((envelope["aggregate_id"], at, (envelope["type"], reason)))
+            if ended:
+                with self._changed:
+                    for order_id, at, outcome in ended:
+                        self._outcomes[order_id] = (at, outcome)
+                    self._changed.notify_all()
+        self._consumer.close()
+
+    def wait(self, checkout: Checkout, timeout_s: float) -> None:
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: checkout.order_id in self._outcomes, timeout=timeout_s
+            )
+            if found:
+                checkout.ended_at, checkout.outcome = self._outcomes[checkout.order_id]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def _timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+class Storefront:
+    """The storefront's side of the HTTP contract, one keep-alive session per thread."""
+
+    def __init__(self, shop: Shop, skus: list[str], scarce_sku: str) -> None:
+        self._shop = shop
+        self._skus = skus
+        self._scarce = scarce_sku
+        self._local = threading.local()
+        self._next = itertools.count()
+        self._sku_cycle = itertools.cycle(skus)
+        self._sku_lock = threading.Lock()
+
+    @property
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def order_body(self, kind: str) -> dict:
+        n = next(self._next)
+        if kind == "out_of_stock":
+            sku, quantity = self._scarce, 2
+        else:
+            with self._sku_lock:
+                sku, quantity = next(self._sku_cycle), 1
+        return {
+            "customer_id": f"bench-{n % 100}",
+            "payment_method": "tok_declined" if kind == "declined" else "tok_visa",
+            "items": [{"sku": sku, "quantity": quantity}],
+        }
+
+    def place(self, checkout: Checkout, deadline: float | None = None) -> None:
+        """POST /orders; while the order service has not heard of a sku yet (422), retry."""
+        body = self.order_body(checkout.kind)
+        key = str(uuid.uuid4())
+        while True:
+            response = self._session.post(
+                f"{self._shop.order_url}/orders",
+                json=body,
+                headers={"Idempotency-Key": key},
+                timeout=30,
+            )
+            if response.status_code in (200, 202):
+                checkout.order_id = response.json()["order_id"]
+                return
+            if response.status_code != 422 or deadline is None or time.monotonic() > deadline:
+                raise RuntimeError(f"POST /orders: {response.status_code} {response.text}")
+            time.sleep(0.2)
+
+    def create_product(self, sku: str, stock: int) -> None:
+        response = self._session.post(
+            f"{self._shop.inventory_url}/products",
+            headers=ADMIN,
+            timeout=30,
+            json={
+                "sku": sku,
+                "name": f"Bench product {sku}",
+                "description": "benchmark",
+                "category": "bench",
+                "price_cents": 1000,
+                "stock": stock,
+                "attributes": {},
+            },
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"POST /products: {response.status_code} {response.text}")
+
+
+@dataclass
+class Costs:
+    """Counters read before and after a run; the difference is what the run cost."""
+
+    messages: int
+    write_transactions: int
+    cpu_s: dict[str, float]
+    machine_busy_s: float
+
+
+def _process_group(process: psutil.Process, shop: dict[int, str], own_pid: int) -> str:
+    """The shop process (a gunicorn worker counts as its API), Kafka, PostgreSQL, or other."""
+    try:
+        if process.pid == own_pid:
+            return "benchmark client"
+        name = shop.get(process.pid) or shop.get(process.ppid())
+        if name:
+            return name
+        if process.name() == "postgres":
+            return "postgresql"
+        if any("kafka.Kafka" in part for part in process.cmdline()):
+            return "kafka"
+    except psutil.Error:
+        pass
+    return "other"
+
+
+class Meter:
+    def __init__(self, shop: Shop, engine: sa.Engine) -> None:
+        self._shop = shop
+        self._engine = engine
+        self._topics = [shop.kafka.qualify(spec.name) for spec in all_topics()]
+        self._own_pid = psutil.Process().pid
+
+    def read(self) -> Costs:
+        offsets = end_offsets(self._shop.kafka, self._topics)
+        with self._engine.connect() as connection:
+            xid = connection.execute(sa.text("SELECT txid_current()")).scalar_one()
+        shop = {p.pid: name for name, p in self._shop.processes.items()}
+        cpu: dict[str, float] = {}
+        for process in psutil.process_iter():
+            group = _process_group(process, shop, self._own_pid)
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            cpu[group] = cpu.get(group, 0.0) + times.user + times.system
+        return Costs(
+            messages=sum(sum(p.values()) for p in offsets.values()),
+            write_transactions=xid,
+            cpu_s=cpu,
+            machine_busy_s=_busy_s(),
+        )
+
+    def settle(self, quiet_s: float = 1.5, timeout_s: float = 60.0) -> Costs:
+        """Counters once the shop has gone quiet (sagas' last replies and progress published)."""
+        deadline = time.monotonic() + timeout_s
+        last = self.read()
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            current = self.read()
+            if current.messages == last.messages:
+                return current
+            last = current
+        return last
+
+
+def per_checkout(before: Costs, after: Costs, checkouts: int) -> dict:
+    groups = {g: after.cpu_s.get(g, 0.0) - before.cpu_s.get(g, 0.0) for g in after.cpu_s}
+    return {
+        "kafka_messages": (after.messages - before.messages) / checkouts,
+        # txid_current() itself takes one transaction id in each read.
+        "postgres_write_transactions": (after.write_transactions - before.write_transactions - 1)
+        / checkouts,
+        "cpu_ms_by_group": {g: 1000 * s / checkouts for g, s in sorted(groups.items())},
+        "machine_cpu_ms": 1000 * (after.machine_busy_s - before.machine_busy_s) / checkouts,
+    }
+
+
+def _busy_s() -> float:
+    total = psutil.cpu_times()
+    return total.user + total.system + total.nice + total.irq + total.softirq
+
+
+def busy_cores_between(start: float, end: float) -> float:
+    """How many of the machine's cores were busy, on average, from `start` to `end` (epoch s)."""
+    time.sleep(max(0.0, start - time.time()))
+    before = _busy_s()
+    time.sleep(max(0.0, end - time.time()))
+    return (_busy_s() - before) / (end - start)
+
+
+def summarise(checkouts: list[Checkout], window: tuple[float, float]) -> dict:
+    start, end = window
+    done = [c for c in checkouts if c.ended_at is not None and start <= c.ended_at <= end]
+    latencies = sorted(c.latency_ms for c in done)
+    wrong = [c for c in checkouts if c.outcome is not None and c.outcome != EXPECTED[c.kind]]
+    unfinished = [c for c in checkouts if c.ended_at is None]
+
+    def percentile(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else 0.0
+
+    return {
+        "completed": len(done),
+        "sagas_per_s": len(done) / (end - start),
+        "latency_ms": {
+            "p50": percentile(0.50),
+            "p95": percentile(0.95),
+            "p99": percentile(0.99),
+            "mean": statistics.fmean(latencies) if latencies else 0.0,
+        },
+        "wrong_outcomes": len(wrong),
+        "unfinished": len(unfinished),
+    }
+
+
+class Bench:
+    """One shop under load: seeded once, then any number of closed- and open-loop runs."""
+
+    def __init__(self, shop: Shop, engine: sa.Engine, drain_s: float) -> None:
+        self.shop = shop
+        self.meter = Meter(shop, engine)
+        self.drain_s = drain_s
+        self.listener = OutcomeListener(shop.kafka)
+        skus = [f"BENCH-{uuid.uuid4().hex[:8].upper()}" for _ in range(CATALOGUE_SIZE)]
+        scarce = f"SCARCE-{uuid.uuid4().hex[:8].upper()}"
+        self.storefront = Storefront(shop, skus, scarce)
+        for sku in skus:
+            self.storefront.create_product(sku, stock=1_000_000)
+        self.storefront.create_product(scarce, stock=1)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """A checkout for every product of the catalogue and two of each rejected kind, so
+        every sku is known to the order service and every consumer has joined its group
+        before anything is timed."""
+        deadline = time.monotonic() + 120
+        kinds = ["approved"] * CATALOGUE_SIZE + ["declined", "out_of_stock"] * 2
+        warm = [Checkout(kind, time.time()) for kind in kinds]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda c: self.storefront.place(c, deadline), warm))
+        for checkout in warm:
+            self.listener.wait(checkout, max(1.0, deadline - time.monotonic()))
+        failed = [c for c in warm if c.outcome != EXPECTED[c.kind]]
+        if failed:
+            raise RuntimeError(f"warm-up checkouts ended wrongly: {[asdict(c) for c in failed]}")
+
+    def _checkout(self, kind: str, started_at: float) -> Checkout:
+        checkout = Checkout(kind, started_at)
+        self.storefront.place(checkout)
+        self.listener.wait(checkout, self.drain_s)
+        return checkout
+
+    def closed_loop(self, clients: int, seconds: float, warmup_s: float = 2.0) -> dict:
+        before = self.meter.settle()
+        start = time.time() + warmup_s
+        end = start + seconds
+        kinds = itertools.cycle(MIX)
+        lock = threading.Lock()
+        checkouts: list[Checkout] = []
+
+        def client() -> None:
+            while time.time() < end:
+                with lock:
+                    kind = next(kinds)
+                checkout = self._checkout(kind, time.time())
+                with lock:
+                    checkouts.append(checkout)
+
+        with ThreadPoolExecutor(clients) as pool:
+            futures = [pool.submit(client) for _ in range(clients)]
+            cores_busy = busy_cores_between(start, end)
+            for future in futures:
+                future.result()
+        after = self.meter.settle()
+        total = len(checkouts)
+        return {
+            "mode": "closed",
+            "clients": clients,
+            "seconds": seconds,
+            **summarise(checkouts, (start, end)),
+            "machine_cores_busy": cores_busy,
+            "cost_per_checkout": per_checkout(before, after, total),
+        }
+
+    def open_loop(self, rate: float, seconds: float, max_in_flight: int = 400) -> dict:
+        """Arrivals every 1/rate s for `seconds`; refuses to queue past `max_in_flight`."""
+        self.meter.settle()
+        total = int(rate * seconds)
+        kinds = itertools.cycle(MIX)
+        start = time.time() + 0.5
+        futures = []
+        skipped = 0
+        with ThreadPoolExecutor(max_in_flight) as pool:
+            for n in range(total):
+                scheduled = start + n / rate
+                pause = scheduled - time.time()
+                if pause > 0:
+                    time.sleep(pause)
+                if sum(1 for f in futures if not f.done()) >= max_in_flight:
+                    skipped += 1
+                    continue
+                futures.append(pool.submit(self._checkout, next(kinds), scheduled))
+            checkouts = [f.result() for f in futures]
+        result = summarise(checkouts, (start, time.time()))
+        return {
+            "mode": "open",
+            "arrival_rate_per_s": rate,
+            "seconds": seconds,
+            "arrivals": total,
+            "not_sent_over_in_flight_limit": skipped,
+            **result,
+            # all arrivals ended: the rate the shop kept up with is the arrival rate
+            "sagas_per_s": result["completed"] / seconds if not skipped else result["sagas_per_s"],
+        }
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@contextmanager
+def running_shop(workers: int, api_workers: int) -> Iterator[Bench]:
+    with ExitStack() as stack:
+        shop = run_shop(
+            stack,
+            ShopOptions(
+                reply_timeout_s=30,
+                payment_timeout_s=30,
+                workers=workers,
+                api_workers=api_workers,
+                partitions=PARTITIONS,
+            ),
+        )
+        engine = sa.create_engine(shop.env["ORDER_DATABASE_URL"], poolclass=sa.NullPool)
+        stack.callback(engine.dispose)
+        bench = Bench(shop, engine, drain_s=120)
+        stack.callback(bench.close)
+        yield bench
+
+
+def fmt_run(run: dict) -> str:
+    lat = run["latency_ms"]
+    return (
+        f"{run['sagas_per_s']:7.1f}/s  p50 {lat['p50']:6.0f}  p95 {lat['p95']:6.0f}  "
+        f"p99 {lat['p99']:6.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each run")
+    parser.add_argument(
+        "--clients", type=int, nargs="+", default=[1, 4, 16, 32], help="closed-loop sweep"
+    )
+    parser.add_argument(
+        "--open-fractions",
+        type=float,
+        nargs="+",
+        default=[0.5, 0.8],
+        help="open-loop arrival rates, as fractions of the closed-loop maximum",
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--api-workers", type=int, default=2, help="gunicorn workers per API")
+    args = parser.parse_args()
+
+    runs: list[dict] = []
+    scaling: list[dict] = []
+    for workers in args.workers:
+        with running_shop(workers, args.api_workers) as bench:
+            if workers == args.workers[0]:
+                for clients in args.clients:
+                    runs.append({"workers": workers, **bench.closed_loop(clients, args.seconds)})
+                    print(f"closed loop, {clients:3} clients: {fmt_run(runs[-1])}", flush=True)
+                best = max(runs, key=lambda r: r["sagas_per_s"])
+                for fraction in args.open_fractions:
+                    rate = round(best["sagas_per_s"] * fraction, 1)
+                    runs.append({"workers": workers, **bench.open_loop(rate, args.seconds)})
+                    print(f"open loop, {rate:6.1f} arrivals/s: {fmt_run(runs[-1])}", flush=True)
+                scaling.append({"workers": workers, **best})
+            else:
+                scaling.append(
+                    {"workers": workers, **bench.closed_loop(best["clients"], args.seconds)}
+                )
+            print(f"{workers} worker(s) per service: {fmt_run(scaling[-1])}", flush=True)
+
+    result = {
+        "workload": {**vars(args), "mix": MIX, "partitions": PARTITIONS},
+        "runs": runs,
+        "scaling": scaling,
+    }
+    print_table(
+        "checkout",
+        [
+            (f"{r['mode']} {r.get('clients') or r.get('arrival_rate_per_s')}", fmt_run(r))
+            for r in runs
+        ]
+        + [(f"scaling: {s['workers']} worker(s)", fmt_run(s)) for s in scaling],
+    )
+    print(f"written to {write_result('checkout', result)}")
+
+
+if __name__ == "__main__":
+    main()
