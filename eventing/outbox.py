@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from eventing.db_errors import translate_db_errors
 from eventing.envelope import Envelope, utc_now
 from eventing.errors import EventingError
+from eventing.notifications import Notifications
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Event, envelope_for
 from eventing.tracing import context_from_headers, current_trace_headers, tracer
@@ -44,10 +45,17 @@ class Outbox:
         self.topic_namespace = topic_namespace
         self.lanes = lanes
 
+    @property
+    def channel(self) -> str:
+        """The notification channel on which this outbox's relays listen."""
+        return f"{self.table.name}_added"
+
     def add(self, executor: Connection | Session, topic: str, envelope: Envelope) -> None:
-        """Record an event to publish, in the caller's transaction, with the current trace."""
+        """Record an event to publish, in the caller's transaction, with the current trace;
+        the relays are woken when the transaction commits."""
         executor.execute(
-            insert(self.table).values(
+            insert(self.table)
+            .values(
                 event_id=envelope.event_id,
                 topic=f"{self.topic_namespace}{topic}",
                 message_key=envelope.aggregate_id,
@@ -56,6 +64,9 @@ class Outbox:
                 envelope=envelope.model_dump_json(),
                 headers=current_trace_headers(),
             )
+            # Queues a wake-up for the relays, sent when the transaction commits; in RETURNING
+            # so that it costs no round trip of its own.
+            .returning(func.pg_notify(self.channel, ""))
         )
 
     def add_event(
@@ -82,7 +93,7 @@ class OutboxRelay:
         publisher: KafkaPublisher,
         *,
         batch_size: int = 500,
-        idle_sleep_s: float = 0.02,
+        idle_poll_s: float = 2.0,
         max_backoff_s: float = 10.0,
         keep_published: timedelta = timedelta(days=7),
     ):
@@ -91,43 +102,35 @@ class OutboxRelay:
         self.table = outbox.table
         self.publisher = publisher
         self.batch_size = batch_size
-        self.idle_sleep_s = idle_sleep_s
+        self.idle_poll_s = idle_poll_s
+        self.notifications = Notifications(engine, outbox.channel)
         self.max_backoff_s = max_backoff_s
         self.keep_published = keep_published
 
-    def pending_lanes(self) -> list[int]:
-        with translate_db_errors(), self.engine.connect() as connection:
-            lanes = connection.execute(
-                select(self.table.c.lane).where(self.table.c.published_at.is_(None)).distinct()
-            ).scalars()
-            return list(lanes)
-
     def publish_pending(self) -> int:
-        """One pass over every lane with unpublished rows; returns how many rows were published."""
-        lanes = self.pending_lanes()
-        random.shuffle(lanes)
-        return sum(self.publish_lane(lane) for lane in lanes)
+        """Publish the oldest unpublished rows of every lane no other relay holds, in one
+        transaction; returns how many were published.
 
-    def publish_lane(self, lane: int) -> int:
-        """Publish the oldest unpublished rows of a lane, unless another relay holds the lane."""
+        The lane lock is taken in the query itself, row by row (re-entrant within the
+        transaction), so one round trip claims every free lane and skips the held ones; each
+        lane's rows come out in `id` order, and the locks last until the rows are marked."""
+        table = self.table
         with translate_db_errors(), self.engine.begin() as connection:
-            locked = connection.execute(
-                select(func.pg_try_advisory_xact_lock(_ADVISORY_LOCK_NAMESPACE, lane))
-            ).scalar_one()
-            if not locked:
-                return 0
             rows = connection.execute(
-                select(self.table)
-                .where(self.table.c.lane == lane, self.table.c.published_at.is_(None))
-                .order_by(self.table.c.id)
+                select(table)
+                .where(
+                    table.c.published_at.is_(None),
+                    func.pg_try_advisory_xact_lock(_ADVISORY_LOCK_NAMESPACE, table.c.lane),
+                )
+                .order_by(table.c.id)
                 .limit(self.batch_size)
             ).all()
             if not rows:
                 return 0
             self.publisher.publish([self._message(row) for row in rows])
             connection.execute(
-                update(self.table)
-                .where(self.table.c.id.in_([row.id for row in rows]))
+                update(table)
+                .where(table.c.id.in_([row.id for row in rows]))
                 .values(published_at=func.now())
             )
             return len(rows)
@@ -143,7 +146,17 @@ class OutboxRelay:
             return result.rowcount or 0
 
     def run(self, stop: threading.Event, prune_every_s: float = 300.0) -> None:
-        """Publish until `stop` is set; back off with jitter while Kafka or the database is down."""
+        """Publish until `stop` is set; back off with jitter while Kafka or the database is down.
+
+        Between passes the relay sleeps until a writer's transaction commits new rows (LISTEN/
+        NOTIFY), or `idle_poll_s` at most: a notification missed while the listening connection
+        was down costs that long."""
+        try:
+            self._run(stop, prune_every_s)
+        finally:
+            self.notifications.close()
+
+    def _run(self, stop: threading.Event, prune_every_s: float) -> None:
         failures = 0
         next_prune = time.monotonic()
         while not stop.is_set():
@@ -160,7 +173,13 @@ class OutboxRelay:
                 stop.wait(delay)
                 continue
             if not published:
-                stop.wait(self.idle_sleep_s)
+                self._sleep_until_notified(stop)
+
+    def _sleep_until_notified(self, stop: threading.Event, stop_check_s: float = 0.5) -> None:
+        deadline = time.monotonic() + self.idle_poll_s
+        while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            if self.notifications.wait(min(remaining, stop_check_s)):
+                return
 
     def _message(self, row) -> OutgoingMessage:
         """The Kafka message of a row, published in a producer span of the row's own trace."""

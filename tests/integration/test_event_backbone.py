@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -118,6 +119,27 @@ def test_a_duplicate_delivery_and_a_whole_replay_leave_the_state_of_one_delivery
 
     assert ledger.applied_rows(engine) == state_after_one_delivery
     assert len(state_after_one_delivery) == 10
+
+
+def test_a_running_relay_is_woken_by_the_commit_not_by_its_fallback_poll(
+    engine, kafka_settings, scratch_topic
+):
+    relay = make_relay(engine, kafka_settings, idle_poll_s=30.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.0)  # the relay has found nothing and sleeps on its notifications
+        written = time.monotonic()
+        ledger.add_entry(engine, scratch_topic, "a", 1)
+        while unpublished_count(engine, relay.table) and time.monotonic() - written < 10:
+            time.sleep(0.01)
+        assert time.monotonic() - written < 2.0, "published only by the 30 s fallback poll"
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive(), "a sleeping relay did not notice stop"
+    assert len(read_topic(kafka_settings, scratch_topic, expected=1)) == 1
 
 
 def test_three_relays_publish_1000_events_of_20_aggregates_in_order_none_lost_none_doubled(
