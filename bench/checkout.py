@@ -165,15 +165,23 @@ class Storefront:
 
     def place(self, checkout: Checkout, deadline: float | None = None) -> None:
         """POST /orders; while the order service has not heard of a sku yet (422), retry."""
+        attempts = itertools.count()
         body = self.order_body(checkout.kind)
         key = str(uuid.uuid4())
         while True:
-            response = self._session.post(
-                f"{self._shop.order_url}/orders",
-                json=body,
-                headers={"Idempotency-Key": key},
-                timeout=30,
-            )
+            try:
+                response = self._session.post(
+                    f"{self._shop.order_url}/orders",
+                    json=body,
+                    headers={"Idempotency-Key": key},
+                    timeout=30,
+                )
+            except requests.ConnectionError:
+                if next(attempts) >= 3:
+                    raise
+                # A kept-alive connection the server closed meanwhile: the idempotency key
+                # makes sending again safe, as it is for any storefront.
+                continue
             if response.status_code in (200, 202):
                 checkout.order_id = response.json()["order_id"]
                 return
@@ -463,6 +471,13 @@ def main() -> None:
         default=[0.5, 0.8],
         help="open-loop arrival rates, as fractions of the closed-loop maximum",
     )
+    parser.add_argument(
+        "--open-rates",
+        type=float,
+        nargs="+",
+        default=[],
+        help="open-loop arrival rates per second, instead of fractions (to compare two builds)",
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--api-workers", type=int, default=2, help="gunicorn workers per API")
     args = parser.parse_args()
@@ -476,8 +491,10 @@ def main() -> None:
                     runs.append({"workers": workers, **bench.closed_loop(clients, args.seconds)})
                     print(f"closed loop, {clients:3} clients: {fmt_run(runs[-1])}", flush=True)
                 best = max(runs, key=lambda r: r["sagas_per_s"])
-                for fraction in args.open_fractions:
-                    rate = round(best["sagas_per_s"] * fraction, 1)
+                rates = args.open_rates or [
+                    round(best["sagas_per_s"] * fraction, 1) for fraction in args.open_fractions
+                ]
+                for rate in rates:
                     runs.append({"workers": workers, **bench.open_loop(rate, args.seconds)})
                     print(f"open loop, {rate:6.1f} arrivals/s: {fmt_run(runs[-1])}", flush=True)
                 scaling.append({"workers": workers, **best})

@@ -1,7 +1,8 @@
 """Where a checkout's CPU goes: py-spy samples every shop process during a closed-loop run.
 
 Starts a shop as `bench.checkout` does, runs C clients for D seconds, and records each shop
-process (gunicorn workers included) with py-spy at a modest rate. Writes the collapsed stacks
+process (gunicorn workers included) with py-spy at a modest rate, sampling only threads that
+hold the GIL: Python's CPU work, not its waits on PostgreSQL or Kafka. Writes the collapsed stacks
 (`bench/results/profile/<process>.txt`, for flamegraph tools or speedscope) and prints, per
 process, its CPU ms per checkout and the functions with the largest inclusive share of its
 samples, so the hottest path is named in the output.
@@ -32,17 +33,25 @@ def py_spy() -> str:
     return found
 
 
-def hottest(collapsed: Path, top: int) -> list[tuple[str, float]]:
-    """Functions by inclusive share of samples (each counted once per stack)."""
+def hottest(collapsed: Path, top: int) -> dict[str, list[tuple[str, float]]]:
+    """Functions by inclusive share of samples (each counted once per stack) and by own share
+    (the sampled frame itself), in percent of the process's samples."""
     inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
     total = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         samples = int(count)
         total += samples
-        for frame in set(stack.split(";")):
+        frames = stack.split(";")
+        own[frames[-1]] += samples
+        for frame in set(frames):
             inclusive[frame] += samples
-    return [(frame, 100 * n / total) for frame, n in inclusive.most_common(top)] if total else []
+
+    def shares(counter: Counter[str]) -> list[tuple[str, float]]:
+        return [(frame, 100 * n / total) for frame, n in counter.most_common(top)]
+
+    return {"inclusive": shares(inclusive), "own": shares(own)} if total else {}
 
 
 def main() -> None:
@@ -90,7 +99,7 @@ def main() -> None:
     cpu = run["cost_per_checkout"]["cpu_ms_by_group"]
     report = {}
     for name, (output, _) in recorders.items():
-        functions = hottest(output, args.top) if output.exists() else []
+        functions = hottest(output, args.top) if output.exists() else {}
         report[name] = {"cpu_ms_per_checkout": cpu.get(name, 0.0), "hottest": functions}
     print_table(
         f"profile: closed loop, {args.clients} clients, {run['sagas_per_s']:.1f} checkouts/s",
@@ -101,8 +110,10 @@ def main() -> None:
     )
     for name, entry in sorted(report.items(), key=lambda x: -x[1]["cpu_ms_per_checkout"]):
         print(f"\n{name}: {entry['cpu_ms_per_checkout']:.1f} ms CPU per checkout")
-        for frame, share in entry["hottest"]:
-            print(f"  {share:5.1f}%  {frame}")
+        for kind, functions in entry["hottest"].items():
+            print(f"  by {kind} samples:")
+            for frame, share in functions:
+                print(f"    {share:5.1f}%  {frame}")
     path = write_result("profile", {"workload": vars(args), "run": run, "processes": report})
     print(f"\nwritten to {path} and {PROFILES}/")
 
