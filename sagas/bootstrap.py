@@ -61,7 +61,9 @@ class SagaApp:
 def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> SagaApp:
     settings = settings or load_settings()
     kafka = kafka or settings.kafka()
-    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pre_ping
+    )
     outbox = Outbox(orm.outbox, topic_namespace=kafka.topic_namespace)
     orchestrator = Orchestrator(
         [

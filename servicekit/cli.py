@@ -85,7 +85,7 @@ def service_main(
     from servicekit.worker import run_worker
 
     def worker() -> int:
-        settings = load_settings()
+        settings = load_settings().for_worker()
         return run_worker(
             settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
         )

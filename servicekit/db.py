@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from eventing.db_errors import translate_db_errors
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )

@@ -40,7 +40,9 @@ class ServiceRuntime(ABC, Generic[U]):
     ):
         self.settings = settings
         self.kafka = kafka or settings.kafka()
-        self.engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        self.engine = make_engine(
+            settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pre_ping
+        )
         self.outbox = Outbox(outbox_table, topic_namespace=self.kafka.topic_namespace)
         sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.uow_factory: Callable[[], U] = lambda: make_uow(sessions, self.outbox)

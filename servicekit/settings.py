@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,7 +28,14 @@ class ServiceSettings(BaseSettings):
     )
     """Where the API listens: loopback locally, 0.0.0.0 inside a container."""
     db_pool_size: int = 10
+    db_pre_ping: bool = True
+    """Test each pooled connection before lending it out (a round trip per transaction).
+    Workers go without: a transaction that meets a connection PostgreSQL dropped fails as a
+    TransientError and is retried (consumer retries, relay back-off) on a fresh connection."""
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+
+    def for_worker(self) -> Self:
+        return self.model_copy(update={"db_pre_ping": False})
 
     def kafka(self) -> KafkaSettings:
         return KafkaSettings.from_env(client_id=self.service_name)
