@@ -34,6 +34,6 @@ lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
+# Benchmarks against the local stack (bench/README.md): tables, bench/results/*.json and a plot.
 bench: stack
-	.venv/bin/python -m bench.outbox
-	.venv/bin/python -m bench.search
+	.venv/bin/python -m bench
