@@ -142,6 +142,47 @@ def test_a_running_relay_is_woken_by_the_commit_not_by_its_fallback_poll(
     assert len(read_topic(kafka_settings, scratch_topic, expected=1)) == 1
 
 
+def _listening_backends(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+            )
+        ).scalar_one()
+
+
+def test_a_relay_whose_listening_connection_is_cut_polls_meanwhile_then_listens_again(
+    engine, kafka_settings, scratch_topic
+):
+    relay = make_relay(engine, kafka_settings, idle_poll_s=1.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        assert _listening_backends(engine) == 1
+        with engine.connect() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+                )
+            )
+        ledger.add_entry(engine, scratch_topic, "a", 1)
+        deadline = time.monotonic() + 10
+        while unpublished_count(engine, relay.table) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert unpublished_count(engine, relay.table) == 0
+        while _listening_backends(engine) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _listening_backends(engine) == 1
+    finally:
+        stop.set()
+        thread.join(5)
+    assert len(read_topic(kafka_settings, scratch_topic, expected=1)) == 1
+
+
 def test_three_relays_publish_1000_events_of_20_aggregates_in_order_none_lost_none_doubled(
     engine, kafka_settings, scratch_topic
 ):
