@@ -212,7 +212,7 @@ class Storefront:
 class Costs:
     """Counters read before and after a run; the difference is what the run cost."""
 
-    messages: int
+    messages_by_topic: dict[str, int]
     write_transactions: int
     cpu_s: dict[str, float]
     machine_busy_s: float
@@ -256,7 +256,10 @@ class Meter:
                 continue
             cpu[group] = cpu.get(group, 0.0) + times.user + times.system
         return Costs(
-            messages=sum(sum(p.values()) for p in offsets.values()),
+            messages_by_topic={
+                topic.removeprefix(self._shop.kafka.topic_namespace): sum(partitions.values())
+                for topic, partitions in offsets.items()
+            },
             write_transactions=xid,
             cpu_s=cpu,
             machine_busy_s=_busy_s(),
@@ -269,16 +272,22 @@ class Meter:
         while time.monotonic() < deadline:
             time.sleep(quiet_s)
             current = self.read()
-            if current.messages == last.messages:
+            if current.messages_by_topic == last.messages_by_topic:
                 return current
             last = current
         return last
 
 
 def per_checkout(before: Costs, after: Costs, checkouts: int) -> dict:
+    by_topic = {
+        topic: (count - before.messages_by_topic.get(topic, 0)) / checkouts
+        for topic, count in sorted(after.messages_by_topic.items())
+        if count != before.messages_by_topic.get(topic, 0)
+    }
     groups = {g: after.cpu_s.get(g, 0.0) - before.cpu_s.get(g, 0.0) for g in after.cpu_s}
     return {
-        "kafka_messages": (after.messages - before.messages) / checkouts,
+        "kafka_messages": sum(by_topic.values()),
+        "kafka_messages_by_topic": by_topic,
         # txid_current() itself takes one transaction id in each read.
         "postgres_write_transactions": (after.write_transactions - before.write_transactions - 1)
         / checkouts,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import psutil
 
-RESULTS = Path(__file__).parent / "results"
+#: Where results go: bench/results, or BENCH_RESULTS_DIR (the tests' smoke run uses a scratch one).
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).parent / "results")
 
 
 def machine() -> dict:
@@ -24,7 +25,7 @@ def machine() -> dict:
 
 def write_result(name: str, result: dict) -> Path:
     """bench/results/<name>.json, stamped with the time and the machine."""
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     stamped = {"benchmark": name, "at": datetime.now(UTC).isoformat(), "machine": machine()}
     path.write_text(json.dumps({**stamped, **result}, indent=2) + "\n")
