@@ -30,7 +30,7 @@ orders = Table(
     Column("status", Text, nullable=False),
     Column("rejection_reason", Text),
     Column("cancellation_requested", Boolean, nullable=False, server_default="false"),
-    Column("total_cents", Integer, nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_cents >= 0", name="orders_total_not_negative"),

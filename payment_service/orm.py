@@ -1,6 +1,16 @@
 """Payment's tables."""
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Integer, MetaData, Table, Text, Uuid, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
 
 from eventing.sql import inbox_table, outbox_table
 
@@ -12,7 +22,7 @@ payments = Table(
     Column("payment_id", Uuid, primary_key=True),
     Column("order_id", Text, nullable=False, unique=True),
     Column("customer_id", Text, nullable=False),
-    Column("amount_cents", Integer, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
     Column("status", Text, nullable=False),
     Column("decline_reason", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

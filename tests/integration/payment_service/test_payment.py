@@ -81,6 +81,12 @@ def test_each_token_gets_its_outcome_and_reply(app, client, handle, token, reply
     assert shown(client, "o-1") == [(status, 2500)]
 
 
+def test_an_amount_above_2_to_the_31_cents_is_authorised_and_shown_exactly(app, client, handle):
+    handle(authorize("o-big", amount=214_748_364_700))
+    assert shown(client, "o-big") == [("AUTHORIZED", 214_748_364_700)]
+    assert replies(app, "o-big")[0].payload["amount_cents"] == 214_748_364_700
+
+
 def test_insufficient_funds_is_named_as_the_decline_reason(app, handle):
     handle(authorize("o-1", "tok_insufficient_funds"))
     assert replies(app, "o-1")[0].payload["reason"] == "INSUFFICIENT_FUNDS"
