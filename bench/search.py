@@ -136,9 +136,7 @@ def main() -> None:
             indexed = throughput(indexer, args.events, args.products)
             latency = lag(indexer, args.rate, args.seconds)
         finally:
-            indexer.stop()
-            for name in indexer.index.indices_behind_alias():
-                indexer.index.delete_index(name)
+            indexer.close()
     path = write_result("search", {"workload": vars(args), "throughput": indexed, "lag": latency})
     print(f"{'measure':46} {'value':>14}")
     print(f"{'indexing throughput (events/s)':46} {indexed['events_per_s']:14,.0f}")

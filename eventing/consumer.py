@@ -31,7 +31,13 @@ from eventing.errors import PoisonMessage, TransientError
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, EventRegistry
 from eventing.topics import dead_letter_topic
-from eventing.tracing import context_from_headers, kafka_headers_to_dict, tracer
+from eventing.tracing import (
+    ConsumedMessage,
+    context_from_headers,
+    kafka_headers_to_dict,
+    process_attributes,
+    tracer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,19 +184,14 @@ class EventConsumer:
             attempts = pending.attempts + 1
         else:  # a message redriven from its dead-letter topic keeps its attempt count
             attempts = _int(headers.get("dlq.attempts")) + 1
+        consumed = ConsumedMessage(
+            message.topic(), message.partition(), message.offset(), message.key(), headers
+        )
         with tracer.start_as_current_span(
             f"{message.topic()} process",
             context=context_from_headers(headers),
             kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": message.topic(),
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.destination.partition.id": str(message.partition()),
-                "messaging.kafka.offset": message.offset(),
-                "messaging.kafka.message.key": (message.key() or b"").decode(errors="replace"),
-            },
+            attributes=process_attributes(consumed, self.group_id),
         ) as span:
             try:
                 decoded = self.registry.decode(message.value())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
 
 import faust
 
@@ -24,12 +24,24 @@ from eventing.errors import EventingError, PoisonMessage
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Event, registry
 from eventing.topics import dead_letter_topic
+from eventing.tracing import ConsumedMessage, batch_process_span, record_processed_in_batch
 from search_indexer.config import Settings, load_settings
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
 from search_indexer.index import IndexMissing, ProductIndex, SearchUnavailable, client
 
 log = logging.getLogger(__name__)
 _ = contracts  # importing it registers the product events
+
+
+@dataclass(frozen=True)
+class Record(ConsumedMessage):
+    """A product message as the agent takes it from faust."""
+
+    value: bytes | None = None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return (self.partition, self.offset)
 
 
 class Indexer:
@@ -54,21 +66,35 @@ class Indexer:
                 log.warning("cannot prepare the index yet: %s", error)
                 time.sleep(1)
 
-    def handle_batch(self, records: list[dict[str, Any]]) -> None:
-        """records: value, key, headers, topic, partition, offset of each Kafka message."""
-        events: list[tuple[Event, dict[str, Any]]] = []
+    def handle_batch(self, records: list[Record]) -> None:
+        """Index a batch, traced as one span linked to every event's trace and a span in each
+        event's trace (the product change as its author's trace shows it)."""
+        if not records:
+            return
+        group = self.settings.consumer_group
+        with batch_process_span(records[0].topic, group, list(records)) as batch:
+            started_ns = time.time_ns()
+            dead_lettered = self._index(records)
+            for record in records:
+                reason = dead_lettered.get(record.position)
+                record_processed_in_batch(record, group, batch, started_ns, reason)
+
+    def _index(self, records: list[Record]) -> dict[tuple[int, int], str]:
+        """Write the batch's newest product states; the reason of each dead-lettered record."""
+        dead_lettered: dict[tuple[int, int], str] = {}
+        events: list[tuple[Event, Record]] = []
         for record in records:
             try:
-                decoded = registry.decode(record["value"])
+                decoded = registry.decode(record.value)
             except PoisonMessage as error:
-                self.dead_letter(record, error)
+                dead_lettered[record.position] = self.dead_letter(record, error)
                 continue
             if is_product_event(decoded.event):
                 events.append((decoded.event, record))
         latest = latest_per_product([event for event, _ in events])
         actions = [bulk_action(event, self.index.alias) for event in latest]
         if not actions:
-            return
+            return dead_lettered
         while True:
             self._ensure_index()
             try:
@@ -82,22 +108,20 @@ class Indexer:
         for refusal in rejected:
             for event, record in events:
                 if event.sku == refusal.doc_id:  # type: ignore[attr-defined]
-                    self.dead_letter(record, refusal)
+                    dead_lettered[record.position] = self.dead_letter(record, refusal)
         self.indexed += len(actions)
+        return dead_lettered
 
-    def dead_letter(self, record: dict[str, Any], error: EventingError) -> None:
+    def dead_letter(self, record: Record, error: EventingError) -> str:
+        """Send the record to the dead-letter topic with its reason; return the reason."""
         log.error(
-            "dead-lettering %s[%s]@%s: %s",
-            record["topic"],
-            record["partition"],
-            record["offset"],
-            error,
+            "dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, error
         )
         headers = dead_letter_headers(
-            headers=record["headers"],
-            topic=record["topic"],
-            partition=record["partition"],
-            offset=record["offset"],
+            headers=dict(record.headers),
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
             group_id=self.settings.consumer_group,
             error=error,
             attempts=1,
@@ -105,28 +129,26 @@ class Indexer:
         self.publisher.publish(
             [
                 OutgoingMessage(
-                    dead_letter_topic(record["topic"]),
-                    record["key"] or b"",
-                    record["value"] or b"",
-                    headers,
+                    dead_letter_topic(record.topic), record.key or b"", record.value or b"", headers
                 )
             ]
         )
+        return str(error)
 
 
-def _record(event: faust.types.EventT) -> dict[str, Any]:
+def _record(event: faust.types.EventT) -> Record:
     message = event.message
-    return {
-        "value": message.value,
-        "key": message.key,
-        "headers": {
+    return Record(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        headers={
             k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
             for k, v in (message.headers or [])
         },
-        "topic": message.topic,
-        "partition": message.partition,
-        "offset": message.offset,
-    }
+        value=message.value,
+    )
 
 
 def create_faust_app(settings: Settings | None = None) -> faust.App:

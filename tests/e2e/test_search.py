@@ -31,9 +31,7 @@ def indexer():
         try:
             yield indexer
         finally:
-            indexer.stop()
-            for name in indexer.index.indices_behind_alias():
-                indexer.index.delete_index(name)
+            indexer.close()
 
 
 def product(
@@ -240,7 +238,5 @@ def test_an_indexer_cut_off_from_elasticsearch_loses_nothing_even_if_it_crashes_
                 lambda: indexer.search(q="During")["total"] == 5, "caught up", timeout_s=60
             )
         finally:
-            indexer.stop()
+            indexer.close()
             proxy.cut()
-            for name in indexer.index.indices_behind_alias():
-                indexer.index.delete_index(name)

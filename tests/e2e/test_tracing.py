@@ -1,5 +1,7 @@
 """One checkout is one trace in Jaeger: from the POST /orders span through every Kafka hop and
-saga step, compensations included, with every span parented inside the trace."""
+saga step, compensations included, with every span parented inside the trace. A product change
+is traced into the search index: the indexer's batched write shows in the change's own trace
+and links to the batch's trace, where the Elasticsearch requests are."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import pytest
 import requests
 
 from tests.e2e.test_checkout import create_product, wait_terminal
-from tests.support.shop import ShopOptions, run_shop
+from tests.support.search import Indexer
+from tests.support.shop import ADMIN, ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
@@ -19,15 +22,26 @@ OTLP = os.environ.get("TEST_OTLP_ENDPOINT", "http://127.0.0.1:4317")
 CHECKOUT_SERVICES = {"order-service", "checkout-saga", "inventory-service", "payment-service"}
 
 
+TRACED = {
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP,
+    "OTEL_BSP_SCHEDULE_DELAY": "200",
+}
+
+
 @pytest.fixture(scope="module")
 def shop():
-    env = {
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP,
-        "OTEL_BSP_SCHEDULE_DELAY": "200",
-    }
     with ExitStack() as stack:
-        yield run_shop(stack, ShopOptions(extra_env=env))
+        yield run_shop(stack, ShopOptions(extra_env=TRACED))
+
+
+@pytest.fixture
+def indexer(shop):
+    """The search indexer on the shop's topics, exporting its spans too."""
+    indexer = Indexer(kafka=shop.kafka, extra_env=TRACED)
+    indexer.start()
+    yield indexer
+    indexer.close()
 
 
 def checkout(shop, sku: str, payment_method: str) -> tuple[dict, str]:
@@ -121,3 +135,54 @@ def test_a_declined_checkout_shows_the_compensation_in_its_trace(shop):
         if tag["key"] == "event.type"
     }
     assert {"ReleaseStock", "StockReleased", "RejectOrder"} <= consumed
+
+
+def tags_of(span: dict) -> dict:
+    return {tag["key"]: tag["value"] for tag in span["tags"]}
+
+
+def test_a_product_change_is_traced_into_the_search_index(shop, indexer):
+    sku = f"TRACE-{time.monotonic_ns()}"
+    response = requests.post(
+        f"{shop.inventory_url}/products",
+        headers=ADMIN,
+        timeout=10,
+        json={
+            "sku": sku,
+            "name": "Traced lamp",
+            "description": "",
+            "category": "e2e",
+            "price_cents": 1500,
+            "stock": 2,
+            "attributes": {},
+        },
+    )
+    assert response.status_code == 201, response.text
+    trace_id = response.headers["traceparent"].split("-")[1]
+    indexer.wait_for(lambda: sku in indexer.index.all_documents(), "indexed")
+
+    trace = fetch_trace(trace_id, {"inventory-service", "search-indexer"})
+    assert len(roots(trace)) == 1, "the indexer's span is parented inside the change's trace"
+    [indexed] = [
+        span
+        for span in trace["spans"]
+        if trace["processes"][span["processID"]]["serviceName"] == "search-indexer"
+    ]
+    assert indexed["operationName"].endswith("process")
+    assert tags_of(indexed)["messaging.kafka.message.key"] == sku
+    [batch_link] = [ref for ref in indexed["references"] if ref["refType"] == "FOLLOWS_FROM"]
+
+    batch_trace = fetch_trace(batch_link["traceID"], {"search-indexer"})
+    [batch] = [s for s in batch_trace["spans"] if s["spanID"] == batch_link["spanID"]]
+    assert tags_of(batch)["messaging.batch.message_count"] >= 1
+    assert any(
+        ref["refType"] == "FOLLOWS_FROM" and ref["traceID"] == trace_id
+        for ref in batch["references"]
+    ), "the batch links to every event's trace"
+    written_under_batch = [
+        span
+        for span in batch_trace["spans"]
+        if tags_of(span).get("db.system") == "elasticsearch"
+        and any(ref["spanID"] == batch["spanID"] for ref in span["references"])
+    ]
+    assert written_under_batch, "the Elasticsearch requests are children of the batch span"

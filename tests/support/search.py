@@ -28,9 +28,13 @@ from tests.support.shop import REPO
 class Indexer:
     """The faust worker as a process, on a namespace, alias and consumer group of its own."""
 
-    def __init__(self):
+    def __init__(self, kafka: KafkaSettings | None = None, extra_env: dict[str, str] | None = None):
+        """kafka: the topic namespace to index (by default one of its own, to be created by
+        the caller); extra_env: more environment for the worker (tracing, say)."""
         unique = uuid.uuid4().hex[:8]
-        self.kafka = KafkaSettings.from_env(client_id="search-e2e", topic_namespace=f"s{unique}.")
+        self.kafka = kafka or KafkaSettings.from_env(
+            client_id="search-e2e", topic_namespace=f"s{unique}."
+        )
         self.settings = Settings(
             index_alias=f"products-{unique}",
             consumer_group=f"search-indexer-{unique}",
@@ -43,6 +47,7 @@ class Indexer:
             "SEARCH_CONSUMER_GROUP": self.settings.consumer_group,
             "SEARCH_BATCH_WITHIN_S": "0.1",
             "OTEL_TRACES_EXPORTER": "none",
+            **(extra_env or {}),
         }
         self.index = ProductIndex(
             client(self.settings.elasticsearch_url), self.settings.index_alias
@@ -73,6 +78,12 @@ class Indexer:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
 
+    def close(self) -> None:
+        """Stop the worker and delete the indices it wrote."""
+        self.stop()
+        for name in self.index.indices_behind_alias():
+            self.index.delete_index(name)
+
     def publish(self, *events) -> None:
         self.publisher.publish(
             OutgoingMessage(
@@ -89,10 +100,10 @@ class Indexer:
     def wait_for(self, condition, what: str, timeout_s: float = 20.0):
         deadline = time.monotonic() + timeout_s
         while True:
-            with contextlib.suppress(SearchUnavailable, NotFoundError):
+            with contextlib.suppress(SearchUnavailable, NotFoundError):  # not created yet
                 self.index.refresh()
-            result = condition()
-            if result:
-                return result
+                result = condition()
+                if result:
+                    return result
             assert time.monotonic() < deadline, f"{what}; indexer log: {self.log}"
             time.sleep(0.2)
