@@ -23,8 +23,10 @@ def main(argv: list[str]) -> int:
         setup_observability(settings.service_name, settings.log_level)
         app = create_faust_app(settings)
         # No faust web server: it would bind 0.0.0.0, and nothing here needs it.
+        # --quiet: no banner on stdout, which would break the JSON lines.
         sys.argv = [
             "search-indexer",
+            "--quiet",
             "worker",
             "--without-web",
             "--loglevel",
@@ -33,24 +35,14 @@ def main(argv: list[str]) -> int:
         app.main()
         return 0
     if command == "api":
-        os.execvp(
-            sys.executable,
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"{settings.bind_host}:{settings.port}",
-                "--workers",
-                os.environ.get("WEB_CONCURRENCY", "2"),
-                "--threads",
-                "4",
-                "--worker-class",
-                "gthread",
-                "--access-logfile",
-                "-",
-                "search_indexer.api:create_app()",
-            ],
+        from servicekit.cli import exec_gunicorn
+
+        return exec_gunicorn(
+            "search_indexer.api:create_app()",
+            bind=f"{settings.bind_host}:{settings.port}",
+            workers=int(os.environ.get("WEB_CONCURRENCY", "2")),
+            threads=4,
+            logging=(settings.service_name, settings.log_level),
         )
     if command == "rebuild":
         from search_indexer.index import ProductIndex, client

@@ -28,6 +28,7 @@ from eventing.tracing import ConsumedMessage, batch_process_span, record_process
 from search_indexer.config import Settings, load_settings
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
 from search_indexer.index import IndexMissing, ProductIndex, SearchUnavailable, client
+from servicekit.observability import logging_dict_config
 
 log = logging.getLogger(__name__)
 _ = contracts  # importing it registers the product events
@@ -157,6 +158,8 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
     app = faust.App(
         settings.consumer_group,
         broker=f"kafka://{kafka.bootstrap_servers}",
+        # faust applies a logging config of its own when the worker starts: make it ours.
+        logging_config=logging_dict_config(settings.service_name, settings.log_level),
         store="memory://",
         datadir=settings.data_dir,
         web_enabled=False,

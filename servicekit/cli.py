@@ -28,6 +28,8 @@ class ServiceCommands:
     """gunicorn's application spec, e.g. 'inventory_service.api:create_app()'."""
     bind: Callable[[], str]
     worker: Callable[[], int]
+    logging: Callable[[], tuple[str, str]]
+    """The service's name and log level, for gunicorn's own log lines."""
 
 
 def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
@@ -53,25 +55,40 @@ def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         return commands.worker()
+    return exec_gunicorn(
+        commands.app_factory,
+        bind=commands.bind(),
+        workers=args.workers,
+        threads=args.threads,
+        logging=commands.logging(),
+    )
+
+
+def exec_gunicorn(
+    app_factory: str, *, bind: str, workers: int, threads: int, logging: tuple[str, str]
+) -> int:
+    """Replace this process with gunicorn serving `app_factory` (gthread workers); its own log
+    lines are JSON like the app's, under the given service name and level."""
+    os.environ["GUNICORN_SERVICE_NAME"], os.environ["GUNICORN_LOG_LEVEL"] = logging
     os.execvp(
         sys.executable,
         [
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:servicekit.gunicorn_config",
             "--bind",
-            commands.bind(),
+            bind,
             "--workers",
-            str(args.workers),
+            str(workers),
             "--threads",
-            str(args.threads),
+            str(threads),
             "--worker-class",
             "gthread",
             "--graceful-timeout",
             "20",
-            "--access-logfile",
-            "-",
-            commands.app_factory,
+            app_factory,
         ],
     )
     return 0  # not reached: exec replaced the process
@@ -98,5 +115,6 @@ def service_main(
             app_factory=f"{package}.api:create_app()",
             bind=lambda: f"{load_settings().bind_host}:{load_settings().port}",
             worker=worker,
+            logging=lambda: (load_settings().service_name, load_settings().log_level),
         )
     )

@@ -34,7 +34,11 @@ class _TraceContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(service_name: str, level: str = "INFO") -> None:
+NOISY_LOGGERS = ("kafka", "aiokafka", "urllib3", "elastic_transport")
+
+
+def json_log_handler(service_name: str) -> logging.Handler:
+    """One JSON object per line on stderr, with the service and the current trace and span."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter(
@@ -44,11 +48,33 @@ def configure_logging(service_name: str, level: str = "INFO") -> None:
         )
     )
     handler.addFilter(_TraceContextFilter(service_name))
+    return handler
+
+
+def _quiet_level(level: str) -> str:
+    return logging.getLevelName(max(logging.WARNING, logging.getLevelName(level.upper())))
+
+
+def configure_logging(service_name: str, level: str = "INFO") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [json_log_handler(service_name)]
     root.setLevel(level.upper())
-    for noisy in ("kafka", "aiokafka", "urllib3", "elastic_transport"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(_quiet_level(level))
+
+
+def logging_dict_config(service_name: str, level: str = "INFO") -> dict:
+    """The same set-up as `configure_logging`, for frameworks that insist on applying their own
+    `logging.config.dictConfig` (faust's worker does, replacing the root's handlers)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {
+            "json": {"()": json_log_handler, "service_name": service_name},
+        },
+        "root": {"level": level.upper(), "handlers": ["json"]},
+        "loggers": {noisy: {"level": _quiet_level(level)} for noisy in NOISY_LOGGERS},
+    }
 
 
 def _exporter():

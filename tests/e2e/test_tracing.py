@@ -5,6 +5,7 @@ and links to the batch's trace, where the Elasticsearch requests are."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from contextlib import ExitStack
@@ -186,3 +187,21 @@ def test_a_product_change_is_traced_into_the_search_index(shop, indexer):
         and any(ref["spanID"] == batch["spanID"] for ref in span["references"])
     ]
     assert written_under_batch, "the Elasticsearch requests are children of the batch span"
+
+
+def test_every_process_logs_one_json_object_per_line_naming_its_service(shop, indexer):
+    outcome, _ = checkout(shop, create_product(shop, stock=1), "tok_visa")
+    assert outcome["status"] == "APPROVED"
+    indexer.wait_for(lambda: indexer.index.all_documents(), "indexed")
+    logs = [*sorted(shop.logs.glob("*.log")), indexer.log]
+    services = set()
+    for path in logs:
+        lines = path.read_text().splitlines()
+        assert lines, f"{path.name} is empty"
+        for line in lines:
+            entry = json.loads(line)  # raises on the first line that is not JSON
+            assert {"time", "level", "logger", "message", "trace_id", "span_id"} <= entry.keys()
+            services.add(entry["service"])
+    assert services >= CHECKOUT_SERVICES | {"search-indexer"}
+    api_log = (shop.logs / "order_service-api.log").read_text()
+    assert '"logger": "gunicorn.access"' in api_log and "POST /orders" in api_log
