@@ -49,7 +49,7 @@ from bench.report import print_table, write_result
 from eventing.config import KafkaSettings
 from eventing.operations import end_offsets
 from eventing.topics import ORDERS, all_topics
-from tests.support.shop import ADMIN, Shop, ShopOptions, run_shop
+from testkit.shop import ADMIN, Shop, ShopOptions, run_shop
 
 PARTITIONS = 4
 CATALOGUE_SIZE = 50

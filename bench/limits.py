@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Producer
 from bench.report import print_table, write_result
 from eventing.config import KafkaSettings
 from eventing.producer import producer_config
-from tests.support.scratch import scratch_database, scratch_topics, topic_with_dead_letters
+from testkit.scratch import scratch_database, scratch_topics, topic_with_dead_letters
 
 
 def kafka_limits(settings: KafkaSettings, count: int) -> dict[str, float]:

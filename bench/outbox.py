@@ -31,8 +31,8 @@ from eventing.consumer import EventConsumer
 from eventing.inbox import Inbox
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
-from tests.support import ledger
-from tests.support.scratch import scratch_database, scratch_topics, topic_with_dead_letters
+from testkit import ledger
+from testkit.scratch import scratch_database, scratch_topics, topic_with_dead_letters
 
 
 class _Applied:

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from bench.report import write_result
 from contracts import inventory
 from eventing.topics import all_topics
-from tests.support.scratch import scratch_topics
-from tests.support.search import Indexer
+from testkit.scratch import scratch_topics
+from testkit.search import Indexer
 
 
 def event(sku: str, version: int) -> inventory.ProductUpdated:

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 import pytest
 import requests
 
-from tests.support.shop import ADMIN, Shop, ShopOptions, run_shop
+from testkit.shop import ADMIN, Shop, ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 TERMINAL = {"APPROVED", "REJECTED", "CANCELLED"}

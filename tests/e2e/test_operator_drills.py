@@ -9,8 +9,8 @@ from contextlib import ExitStack
 
 import pytest
 
+from testkit.shop import REPO, ShopOptions, run_shop
 from tests.e2e.test_checkout import create_product, order, place_order, product, wait_terminal
-from tests.support.shop import REPO, ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from testkit.shop import REPO, ShopOptions, run_shop
 from tests.e2e.test_checkout import create_product, payments, place_order, wait_terminal
-from tests.support.shop import REPO, ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 

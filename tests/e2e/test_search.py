@@ -15,9 +15,9 @@ import pytest
 from contracts import inventory
 from eventing.topics import all_topics
 from search_indexer.rebuild import rebuild
-from tests.support.scratch import scratch_topics
-from tests.support.search import Indexer
-from tests.support.shop import REPO
+from testkit.scratch import scratch_topics
+from testkit.search import Indexer
+from testkit.shop import REPO
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e

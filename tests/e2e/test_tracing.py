@@ -13,9 +13,9 @@ from contextlib import ExitStack
 import pytest
 import requests
 
+from testkit.search import Indexer
+from testkit.shop import ADMIN, ShopOptions, run_shop
 from tests.e2e.test_checkout import create_product, wait_terminal
-from tests.support.search import Indexer
-from tests.support.shop import ADMIN, ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")

@@ -9,6 +9,7 @@ from contextlib import ExitStack
 import pytest
 import sqlalchemy as sa
 
+from testkit.shop import ShopOptions, run_shop
 from tests.e2e.test_checkout import (
     assert_invariants,
     assert_stock_conserved,
@@ -16,7 +17,6 @@ from tests.e2e.test_checkout import (
     place_order,
     wait_terminal,
 )
-from tests.support.shop import ShopOptions, run_shop
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import pytest
 
 from eventing.config import KafkaSettings
 from eventing.topics import all_topics
-from tests.support.scratch import scratch_database, scratch_topics, topic_with_dead_letters
+from testkit.scratch import scratch_database, scratch_topics, topic_with_dead_letters
 
 
 @pytest.fixture

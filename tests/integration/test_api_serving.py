@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.shop import REPO, free_port
+from testkit.shop import REPO, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
-from tests.support import ledger
+from testkit import ledger
 
 pytestmark = pytest.mark.integration
 EVENTS = 300

@@ -23,7 +23,7 @@ from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
 from eventing.topics import dead_letter_topic
 from eventing.tracing import kafka_headers_to_dict
-from tests.support import ledger
+from testkit import ledger
 from tests.support.kafka_helpers import read_topic, run_consumer_until
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import SERVICE_DATABASES, postgres_url, sqlalchemy_url
+from testkit.scratch import SERVICE_DATABASES, postgres_url, sqlalchemy_url
 
 pytestmark = pytest.mark.integration
 

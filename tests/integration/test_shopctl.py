@@ -11,7 +11,7 @@ from eventing.consumer import EventConsumer, RetryPolicy
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
 from eventing.topics import dead_letter_topic
-from tests.support import ledger
+from testkit import ledger
 from tests.support.kafka_helpers import read_topic, run_consumer_until
 
 pytestmark = pytest.mark.integration

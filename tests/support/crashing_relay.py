@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from eventing.config import KafkaSettings
 from eventing.outbox import OutboxRelay
 from eventing.producer import KafkaPublisher
-from tests.support import ledger
+from testkit import ledger
 
 
 class DyingPublisher(KafkaPublisher):

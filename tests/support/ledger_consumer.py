@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer
 from servicekit.worker import run_until_signalled
-from tests.support import ledger
+from testkit import ledger
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ from inventory_service import orm
 from inventory_service.bootstrap import InventoryApp, bootstrap
 from inventory_service.config import Settings
 from servicekit.migrations import upgrade
+from testkit.scratch import scratch_database
 from tests.integration.inventory_service.support import MIGRATIONS
-from tests.support.scratch import scratch_database
 
 
 @pytest.fixture(scope="module")

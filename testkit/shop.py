@@ -22,9 +22,9 @@ import requests
 
 from eventing.config import KafkaSettings
 from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics
-from tests.support.scratch import scratch_database, scratch_topics
+from testkit.scratch import scratch_database, scratch_topics
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 ADMIN = {"Authorization": "Bearer e2e-admin-token"}
 
 

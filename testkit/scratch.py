@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -11,7 +12,21 @@ import sqlalchemy as sa
 from eventing.config import KafkaSettings
 from eventing.kafka_admin import delete_topics, ensure_topics
 from eventing.topics import TopicSpec, dead_letter_topic
-from tests.conftest import sqlalchemy_url
+
+POSTGRES_URL_TEMPLATE = os.environ.get(
+    "TEST_POSTGRES_URL_TEMPLATE", "postgresql://eventshop:eventshop@127.0.0.1:5432/{database}"
+)
+SERVICE_DATABASES = ("orders", "inventory", "payments", "sagas")
+
+
+def postgres_url(database: str) -> str:
+    """A libpq URL, for psycopg2.connect and psql."""
+    return POSTGRES_URL_TEMPLATE.format(database=database)
+
+
+def sqlalchemy_url(database: str) -> str:
+    """The same database for SQLAlchemy, naming the psycopg2 driver the project uses."""
+    return postgres_url(database).replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 @contextmanager

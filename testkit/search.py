@@ -22,7 +22,7 @@ from eventing.registry import envelope_for
 from search_indexer.api import build_app
 from search_indexer.config import Settings
 from search_indexer.index import ProductIndex, SearchUnavailable, client
-from tests.support.shop import REPO
+from testkit.shop import REPO
 
 
 class Indexer:
