@@ -32,7 +32,13 @@ def new_sku() -> str:
 
 def create_product(shop: Shop, *, stock: int, price_cents: int = 1000, sku: str | None = None):
     sku = sku or new_sku()
-    response = requests.post(
+    response = post_product(shop, sku, stock=stock, price_cents=price_cents)
+    assert response.status_code == 201, response.text
+    return sku
+
+
+def post_product(shop: Shop, sku: str, *, stock: int, price_cents: int = 1000):
+    return requests.post(
         f"{shop.inventory_url}/products",
         headers=ADMIN,
         timeout=10,
@@ -46,8 +52,6 @@ def create_product(shop: Shop, *, stock: int, price_cents: int = 1000, sku: str 
             "attributes": {},
         },
     )
-    assert response.status_code == 201, response.text
-    return sku
 
 
 def product(shop: Shop, sku: str) -> dict:

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from testkit.search import Indexer
-from testkit.shop import ADMIN, ShopOptions, run_shop
-from tests.e2e.test_checkout import create_product, wait_terminal
+from testkit.shop import ShopOptions, run_shop
+from tests.e2e.test_checkout import create_product, new_sku, post_product, wait_terminal
 
 pytestmark = pytest.mark.e2e
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
@@ -143,21 +143,8 @@ def tags_of(span: dict) -> dict:
 
 
 def test_a_product_change_is_traced_into_the_search_index(shop, indexer):
-    sku = f"TRACE-{time.monotonic_ns()}"
-    response = requests.post(
-        f"{shop.inventory_url}/products",
-        headers=ADMIN,
-        timeout=10,
-        json={
-            "sku": sku,
-            "name": "Traced lamp",
-            "description": "",
-            "category": "e2e",
-            "price_cents": 1500,
-            "stock": 2,
-            "attributes": {},
-        },
-    )
+    sku = new_sku()
+    response = post_product(shop, sku, stock=2)
     assert response.status_code == 201, response.text
     trace_id = response.headers["traceparent"].split("-")[1]
     indexer.wait_for(lambda: sku in indexer.index.all_documents(), "indexed")
