@@ -1,9 +1,10 @@
-"""Creating and reconciling the declared topics on the broker."""
+"""The cluster as an administrator sees it: creating and reconciling the declared topics, waiting
+for the cluster, and the readiness check every service runs."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from confluent_kafka import KafkaException
@@ -23,6 +24,19 @@ from eventing.topics import TopicSpec
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
     return AdminClient(settings.client_config())
+
+
+def cluster_check(settings: KafkaSettings, timeout_s: float = 2.0) -> Callable[[], None]:
+    """A readiness check: returns when the cluster answers a metadata request, raises
+    otherwise. Its admin client is made on first use and kept."""
+    admin: list[AdminClient] = []
+
+    def check() -> None:
+        if not admin:
+            admin.append(admin_client(settings))
+        admin[0].list_topics(timeout=timeout_s)
+
+    return check
 
 
 def wait_for_cluster(admin: AdminClient, timeout_s: float) -> dict[str, int]:

@@ -6,8 +6,9 @@ thin layer of arguments and tables.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,29 @@ def offsets(admin: AdminClient, topic: str, spec: OffsetSpec) -> dict[int, int]:
     request = {TopicPartition(topic, p): spec for p in partitions_of(admin, topic)}
     futures = admin.list_offsets(request)
     return {tp.partition: _result(f, f"offsets of {topic}").offset for tp, f in futures.items()}
+
+
+@dataclass(frozen=True)
+class TopicExtent:
+    """Where a topic's partitions begin and end: what it retains and has ever held."""
+
+    earliest: dict[int, int]
+    latest: dict[int, int]
+
+    @property
+    def retained(self) -> int:
+        return sum(self.latest[p] - self.earliest.get(p, 0) for p in self.latest)
+
+    @property
+    def written(self) -> int:
+        return sum(self.latest.values())
+
+
+def topic_extent(admin: AdminClient, topic: str) -> TopicExtent:
+    return TopicExtent(
+        earliest=offsets(admin, topic, OffsetSpec.earliest()),
+        latest=offsets(admin, topic, OffsetSpec.latest()),
+    )
 
 
 def end_offsets(settings: KafkaSettings, topics: list[str]) -> dict[str, dict[int, int]]:
@@ -158,6 +182,51 @@ def apply_replay(settings: KafkaSettings, plan: ReplayPlan) -> None:
     partitions = [TopicPartition(plan.topic, p, o) for p, o in plan.new_offsets.items()]
     request = [ConsumerGroupTopicPartitions(plan.group, partitions)]
     _result(admin.alter_consumer_group_offsets(request)[plan.group], "moving offsets")
+
+
+def read_range(
+    settings: KafkaSettings,
+    topic: str,
+    start: Mapping[int, int],
+    stop: Mapping[int, int],
+    *,
+    batch: int = 1000,
+    stall_timeout_s: float = 30.0,
+) -> Iterator[list[Message]]:
+    """The messages of `topic` at offsets [start.get(p, 0), stop[p]) of each partition in
+    `stop`, in batches, each partition in order; no consumer group is joined or committed.
+    Raises KafkaUnavailable when nothing arrives for `stall_timeout_s` while some is missing."""
+    pending = {p for p in stop if start.get(p, 0) < stop[p]}
+    if not pending:
+        return
+    consumer = Consumer(
+        {
+            **settings.client_config(),
+            "group.id": f"read-range-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, start.get(p, 0)) for p in pending])
+    last_progress = time.monotonic()
+    try:
+        while pending:
+            wanted = []
+            for message in consumer.consume(batch, timeout=1):
+                partition = message.partition()
+                if message.error() or partition not in pending:
+                    continue
+                if message.offset() < stop[partition]:
+                    wanted.append(message)
+                if message.offset() + 1 >= stop[partition]:
+                    pending.discard(partition)
+            if wanted:
+                last_progress = time.monotonic()
+                yield wanted
+            elif time.monotonic() - last_progress > stall_timeout_s:
+                raise KafkaUnavailable(f"reading {topic} stalled with partitions {pending} unread")
+    finally:
+        consumer.close()
 
 
 @dataclass(frozen=True)

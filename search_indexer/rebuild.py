@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, TopicPartition
-
 from eventing import topics
 from eventing.config import KafkaSettings
 from eventing.errors import PoisonMessage
-from eventing.operations import end_offsets
+from eventing.operations import end_offsets, read_range
 from eventing.registry import registry
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
 from search_indexer.index import ProductIndex, new_index_name
@@ -47,45 +45,21 @@ def _replay(
     """Apply the topic's events in [start, stop) per partition to `target`."""
     topic = kafka.qualify(topics.PRODUCTS)
     total = sum(max(0, stop[p] - start.get(p, 0)) for p in stop)
-    pending = {p for p in stop if start.get(p, 0) < stop[p]}
-    if not pending:
-        return 0, 0
-    consumer = Consumer(
-        {
-            **kafka.client_config(),
-            "group.id": "search-rebuild",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, start.get(p, 0)) for p in pending])
     read = poison = 0
-    events = []
-    try:
-        while pending:
-            for message in consumer.consume(batch, timeout=5):
-                if message.error() or message.partition() not in pending:
-                    continue
-                if message.offset() >= stop[message.partition()]:
-                    pending.discard(message.partition())
-                    continue
-                read += 1
-                try:
-                    event = registry.decode(message.value()).event
-                except PoisonMessage:
-                    poison += 1
-                else:
-                    if is_product_event(event):
-                        events.append(event)
-                if message.offset() + 1 >= stop[message.partition()]:
-                    pending.discard(message.partition())
-            if len(events) >= batch or not pending:
-                index.write_until_done([bulk_action(e, target) for e in latest_per_product(events)])
-                events = []
-            if progress:
-                progress(read, total)
-    finally:
-        consumer.close()
+    for messages in read_range(kafka, topic, start, stop, batch=batch):
+        events = []
+        for message in messages:
+            read += 1
+            try:
+                event = registry.decode(message.value()).event
+            except PoisonMessage:
+                poison += 1
+            else:
+                if is_product_event(event):
+                    events.append(event)
+        index.write_until_done([bulk_action(e, target) for e in latest_per_product(events)])
+        if progress:
+            progress(read, total)
     return read, poison
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from confluent_kafka.admin import AdminClient
 from flask import Flask, Response, jsonify
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-from eventing.config import KafkaSettings
 from eventing.tracing import current_trace_headers
 from servicekit.api import Api
 from servicekit.problems import Problem, install_problem_handlers
@@ -36,17 +34,6 @@ _HEALTH_PATHS = {
         }
     },
 }
-
-
-def kafka_check(settings: KafkaSettings, timeout_s: float = 2.0) -> Check:
-    admin: list[AdminClient] = []
-
-    def check() -> None:
-        if not admin:
-            admin.append(AdminClient(settings.client_config()))
-        admin[0].list_topics(timeout=timeout_s)
-
-    return check
 
 
 def create_service_app(api: Api, checks: Mapping[str, Check]) -> Flask:

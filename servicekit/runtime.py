@@ -15,11 +15,12 @@ from sqlalchemy.orm import sessionmaker
 import contracts
 from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer, Handler
+from eventing.kafka_admin import cluster_check
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
 from eventing.registry import registry
 from servicekit.api import Api
-from servicekit.app import create_service_app, kafka_check
+from servicekit.app import create_service_app
 from servicekit.db import UnitOfWork, make_engine, ping
 from servicekit.settings import ServiceSettings
 
@@ -55,7 +56,7 @@ class ServiceRuntime(ABC, Generic[U]):
 
     def flask_app(self) -> Flask:
         return create_service_app(
-            self.api(), {"database": lambda: ping(self.engine), "kafka": kafka_check(self.kafka)}
+            self.api(), {"database": lambda: ping(self.engine), "kafka": cluster_check(self.kafka)}
         )
 
     def consumer(self) -> EventConsumer:

@@ -255,10 +255,8 @@ def dlq_list(topic) -> None:
       shopctl dlq list
       shopctl dlq list --topic inventory.commands.dlq
     """
-    from confluent_kafka.admin import OffsetSpec
-
     from eventing.kafka_admin import admin_client
-    from eventing.operations import dead_letter_topics, offsets, read_dead_letters
+    from eventing.operations import dead_letter_topics, read_dead_letters, topic_extent
 
     settings = kafka()
     if topic:
@@ -276,9 +274,7 @@ def dlq_list(topic) -> None:
     admin = admin_client(settings)
     view = table("dead-letter topic", "letters")
     for name in dead_letter_topics(settings):
-        earliest = offsets(admin, name, OffsetSpec.earliest())
-        latest = offsets(admin, name, OffsetSpec.latest())
-        view.add_row(name, str(sum(latest[p] - earliest[p] for p in latest)))
+        view.add_row(name, str(topic_extent(admin, name).retained))
     console.print(view)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 
 import requests
-from confluent_kafka.admin import OffsetSpec
 from rich.console import Console
 from rich.table import Table
 
 from eventing.config import KafkaSettings
 from eventing.kafka_admin import admin_client
-from eventing.operations import consumer_groups, group_lag, offsets
+from eventing.operations import consumer_groups, group_lag, topic_extent
 from eventing.topics import DLQ_SUFFIX, all_topics
 
 HTTP_PARTS = {
@@ -68,14 +67,13 @@ def show(console: Console, settings: KafkaSettings) -> None:
         topics.add_column(column)
     for spec in all_topics():
         name = settings.qualify(spec.name)
-        latest = offsets(admin, name, OffsetSpec.latest())
-        earliest = offsets(admin, name, OffsetSpec.earliest())
-        retained = sum(latest[p] - earliest[p] for p in latest)
+        extent = topic_extent(admin, name)
+        retained = extent.retained
         style = "red" if name.endswith(DLQ_SUFFIX) and retained else ""
         topics.add_row(
             name,
-            str(len(latest)),
-            str(sum(latest.values())),
+            str(len(extent.latest)),
+            str(extent.written),
             f"[{style}]{retained}[/]" if style else str(retained),
         )
     console.print(topics)
