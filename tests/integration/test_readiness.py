@@ -1,0 +1,57 @@
+"""Each service's /readyz on the real servers: 200 while its database and Kafka answer, a 503
+problem naming each dependency that does not (here, ports nothing listens on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import inventory_service.bootstrap
+import inventory_service.config
+import order_service.bootstrap
+import order_service.config
+import payment_service.bootstrap
+import payment_service.config
+from eventing.config import KafkaSettings
+from servicekit.migrations import upgrade
+from testkit.shop import free_port
+
+pytestmark = pytest.mark.integration
+
+SERVICES = {
+    "order_service": (order_service.config.Settings, order_service.bootstrap.bootstrap),
+    "payment_service": (payment_service.config.Settings, payment_service.bootstrap.bootstrap),
+    "inventory_service": (
+        inventory_service.config.Settings,
+        inventory_service.bootstrap.bootstrap,
+    ),
+}
+
+
+@pytest.fixture(params=sorted(SERVICES))
+def service(request):
+    return SERVICES[request.param], Path(request.param) / "migrations"
+
+
+def test_a_service_whose_database_and_kafka_answer_is_ready(service, scratch_engine):
+    (settings_class, bootstrap), migrations = service
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    upgrade(migrations, url)
+    app = bootstrap(settings_class(database_url=url), KafkaSettings.from_env())
+    response = app.flask_app().test_client().get("/readyz")
+    assert response.status_code == 200, response.json
+    assert response.json["checks"] == ["database", "kafka"]
+
+
+def test_a_service_cut_off_from_its_database_and_kafka_is_a_503_naming_both(service):
+    (settings_class, bootstrap), _ = service
+    nowhere = f"127.0.0.1:{free_port()}"
+    settings = settings_class(
+        database_url=f"postgresql+psycopg2://eventshop:eventshop@{nowhere}/none"
+    )
+    app = bootstrap(settings, KafkaSettings(bootstrap_servers=nowhere))
+    response = app.flask_app().test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.content_type == "application/problem+json"
+    assert "database:" in response.json["detail"] and "kafka:" in response.json["detail"]
