@@ -1,8 +1,10 @@
-"""Tracing and logging for every process, configured from the standard `OTEL_*` variables.
+"""Tracing, metrics and logging for every process, configured from the standard `OTEL_*` variables.
 
 - Traces: the OpenTelemetry SDK with a batch processor exporting OTLP (gRPC to
   127.0.0.1:4317 unless `OTEL_EXPORTER_OTLP_ENDPOINT`/`OTEL_EXPORTER_OTLP_PROTOCOL` say otherwise;
   `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true` turn export off).
+- Metrics: the SDK's meter provider exporting OTLP the same way (`OTEL_METRICS_EXPORTER=none`
+  turns it off; `OTEL_METRIC_EXPORT_INTERVAL`, in ms, sets how often).
 - Logs: one JSON object per line on stderr, with `trace_id` and `span_id` of the current span.
 """
 
@@ -11,8 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -77,34 +82,86 @@ def logging_dict_config(service_name: str, level: str = "INFO") -> dict:
     }
 
 
-def _exporter():
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
-    if exporter in ("", "none"):
-        return None
-    protocol = os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+def _exports(signal: str) -> bool:
+    """Whether `OTEL_<SIGNAL>_EXPORTER` (traces, metrics) asks for OTLP (the default)."""
+    return os.environ.get(f"OTEL_{signal.upper()}_EXPORTER", "otlp").strip().lower() not in (
+        "",
+        "none",
     )
-    if protocol.startswith("http"):
+
+
+def _over_http(signal: str) -> bool:
+    protocol = os.environ.get(
+        f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL",
+        os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    )
+    if not protocol.startswith("http"):
+        os.environ.setdefault("OTEL_EXPORTER_OTLP_INSECURE", "true")
+    return protocol.startswith("http")
+
+
+def _span_exporter():
+    if not _exports("traces"):
+        return None
+    if _over_http("traces"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         return OTLPSpanExporter()
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
 
-    os.environ.setdefault("OTEL_EXPORTER_OTLP_INSECURE", "true")
     return Grpc()
+
+
+def _metric_exporter():
+    if not _exports("metrics"):
+        return None
+    if _over_http("metrics"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Grpc
+
+    return Grpc()
+
+
+def _sdk_disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true"
+
+
+def _resource(service_name: str) -> Resource:
+    """The service's name, and an id of this process: several processes of one service export
+    the same metrics, which must stay apart (Prometheus' `instance` label)."""
+    return Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+            "service.instance.id": str(uuid.uuid4()),
+        }
+    )
 
 
 def configure_tracing(service_name: str) -> None:
     """Install the SDK's tracer provider once per process (and per forked worker)."""
-    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true" or service_name in _configured:
+    if _sdk_disabled() or f"traces:{service_name}" in _configured:
         return
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
-    provider = TracerProvider(resource=resource)
-    exporter = _exporter()
+    provider = TracerProvider(resource=_resource(service_name))
+    exporter = _span_exporter()
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _configured.add(service_name)
+    _configured.add(f"traces:{service_name}")
+
+
+def configure_metrics(service_name: str) -> None:
+    """Install the SDK's meter provider, exporting every `OTEL_METRIC_EXPORT_INTERVAL` ms
+    (60 s by default) over OTLP; the local Jaeger serves them to Prometheus."""
+    if _sdk_disabled() or f"metrics:{service_name}" in _configured:
+        return
+    exporter = _metric_exporter()
+    readers = [PeriodicExportingMetricReader(exporter)] if exporter is not None else []
+    metrics.set_meter_provider(
+        MeterProvider(resource=_resource(service_name), metric_readers=readers)
+    )
+    _configured.add(f"metrics:{service_name}")
 
 
 def instrument_libraries() -> None:
@@ -126,13 +183,14 @@ def setup_observability(service_name: str, log_level: str = "INFO") -> None:
     """Call first thing in a process, before any database engine is created."""
     configure_logging(service_name, log_level)
     configure_tracing(service_name)
-    if os.environ.get("OTEL_SDK_DISABLED", "").lower() != "true":
+    configure_metrics(service_name)
+    if not _sdk_disabled():
         instrument_libraries()
 
 
-def shutdown_tracing() -> None:
-    """Flush spans still in the batch processor (call before a process exits)."""
-    provider = trace.get_tracer_provider()
-    shutdown = getattr(provider, "shutdown", None)
-    if shutdown is not None:
-        shutdown()
+def shutdown_telemetry() -> None:
+    """Flush the spans and metrics not yet exported (call before a process exits)."""
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        shutdown = getattr(provider, "shutdown", None)
+        if shutdown is not None:
+            shutdown()

@@ -54,10 +54,10 @@ def run_worker(
 ) -> int:
     """A service's `worker` command: observability first (before any engine exists), then the
     tasks until SIGTERM, then flush the last spans."""
-    from servicekit.observability import setup_observability, shutdown_tracing
+    from servicekit.observability import setup_observability, shutdown_telemetry
 
     setup_observability(service_name, log_level)
     try:
         return run_until_signalled(build_tasks())
     finally:
-        shutdown_tracing()
+        shutdown_telemetry()

@@ -47,6 +47,7 @@ class Indexer:
             "SEARCH_CONSUMER_GROUP": self.settings.consumer_group,
             "SEARCH_BATCH_WITHIN_S": "0.1",
             "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
             **(extra_env or {}),
         }
         self.index = ProductIndex(

@@ -164,6 +164,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         "KAFKA_TOPIC_NAMESPACE": kafka.topic_namespace,
         "ADMIN_TOKEN": ADMIN["Authorization"].split()[1],
         "OTEL_TRACES_EXPORTER": os.environ.get("E2E_OTEL_TRACES_EXPORTER", "none"),
+        "OTEL_METRICS_EXPORTER": os.environ.get("E2E_OTEL_METRICS_EXPORTER", "none"),
         "SAGAS_REPLY_TIMEOUT_S": str(options.reply_timeout_s),
         "SAGAS_PAYMENT_TIMEOUT_S": str(options.payment_timeout_s),
         "SAGAS_RETRY_BASE_DELAY_S": str(options.retry_base_delay_s),

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import ExitStack
 
 import pytest
+import requests
 
 from testkit.shop import REPO, ShopOptions, run_shop
 from tests.e2e.test_checkout import create_product, order, place_order, product, wait_terminal
 
 pytestmark = pytest.mark.e2e
+
+
+#: Prometheus' view of the metrics the shop's processes export over OTLP (the local Jaeger).
+METRICS_URL = os.environ.get("METRICS_URL", "http://127.0.0.1:8889/metrics")
+#: This module's shop, as the `job` label of its metrics tells it apart: "<namespace>/<service>".
+METRICS_NAMESPACE = f"drill-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +30,12 @@ def shop():
         reply_timeout_s=2,
         payment_timeout_s=2,
         retry_base_delay_s=0.2,
-        extra_env={"SAGAS_MAX_COMPENSATION_ATTEMPTS": "2"},
+        extra_env={
+            "SAGAS_MAX_COMPENSATION_ATTEMPTS": "2",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={METRICS_NAMESPACE}",
+        },
     )
     with ExitStack() as stack:
         yield run_shop(stack, options)
@@ -43,6 +57,16 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.3)
+
+
+def compensation_failures_counted() -> float:
+    """saga.compensation_failed of this shop's orchestrator, as Prometheus scrapes it."""
+    job = f'job="{METRICS_NAMESPACE}/checkout-saga"'
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in requests.get(METRICS_URL, timeout=5).text.splitlines()
+        if line.startswith("saga_compensation_failed_total{") and job in line
+    )
 
 
 def test_a_saga_stuck_while_a_service_was_down_is_finished_by_shopctl_retry(shop):
@@ -67,6 +91,7 @@ def test_a_saga_stuck_while_a_service_was_down_is_finished_by_shopctl_retry(shop
         assert order_id in listed.stdout
         saga_id = order(shop, order_id)["saga"]["saga_id"]
         assert product(shop, sku)["stock_reserved"] == 2, "still held: nothing half-undone"
+        wait_for(lambda: compensation_failures_counted() == 1, 30, "the metric did not count it")
     finally:
         shop.start("inventory_service:worker")
 

@@ -24,7 +24,12 @@ def search_api() -> Iterator[int]:
     process = subprocess.Popen(
         [sys.executable, "-m", "search_indexer", "api"],
         cwd=REPO,
-        env={**os.environ, "SEARCH_PORT": str(port), "OTEL_TRACES_EXPORTER": "none"},
+        env={
+            **os.environ,
+            "SEARCH_PORT": str(port),
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

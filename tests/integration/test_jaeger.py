@@ -1,5 +1,6 @@
 """The local stack's Jaeger is real: spans exported over OTLP (gRPC and HTTP) come back from
-its query API with their service and parent."""
+its query API with their service and parent, and metrics exported over OTLP are served to
+Prometheus."""
 
 from __future__ import annotations
 
@@ -9,22 +10,25 @@ import uuid
 
 import pytest
 import requests
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 pytestmark = pytest.mark.integration
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
+OTLP = os.environ.get("TEST_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+METRICS_URL = os.environ.get("METRICS_URL", "http://127.0.0.1:8889/metrics")
 
 
 @pytest.mark.parametrize(
     "exporter",
     [
-        lambda: GrpcExporter(
-            endpoint=os.environ.get("TEST_OTLP_ENDPOINT", "http://127.0.0.1:4317"), insecure=True
-        ),
+        lambda: GrpcExporter(endpoint=OTLP, insecure=True),
         lambda: HttpExporter(
             endpoint=os.environ.get("TEST_OTLP_HTTP_ENDPOINT", "http://127.0.0.1:4318")
             + "/v1/traces"
@@ -53,3 +57,25 @@ def test_an_exported_trace_is_served_by_the_query_api(exporter):
     assert set(spans) == {"parent", "child"}
     assert spans["child"]["references"][0]["spanID"] == spans["parent"]["spanID"]
     assert {p["serviceName"] for p in trace["processes"].values()} == {service}
+
+
+def test_an_exported_counter_is_served_to_prometheus():
+    service = f"smoke-{uuid.uuid4().hex[:8]}"
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=OTLP, insecure=True))
+    provider = MeterProvider(
+        resource=Resource.create({"service.name": service}), metric_readers=[reader]
+    )
+    counter = provider.get_meter("smoke").create_counter("smoke.events")
+    counter.add(3, {"kind": "test"})
+    provider.shutdown()  # exports what was counted
+
+    expected = f'smoke_events_total{{job="{service}",kind="test"}} 3'
+    deadline = time.monotonic() + 15
+    while True:
+        lines = requests.get(METRICS_URL, timeout=5).text.splitlines()
+        if any(line.startswith("smoke_events_total") and service in line for line in lines):
+            break
+        assert time.monotonic() < deadline, f"no {expected} at {METRICS_URL}"
+        time.sleep(0.3)
+    [line] = [line for line in lines if line.startswith("smoke_events_total") and service in line]
+    assert line.endswith(" 3") and 'kind="test"' in line
