@@ -223,6 +223,40 @@ def test_an_unanswered_payment_times_out_and_compensates_and_a_late_reply_is_onl
     assert "payment_id" not in saga.data
 
 
+def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, shop_topics, running):
+    reserved = {}
+
+    def twice_and_stale(command: Event) -> list[Event]:
+        """Every reply sent twice (distinct events, as a service retrying its send would), and
+        the stock reservation's reply once more, late, after the saga has moved past it."""
+        replies = happy(command) * 2
+        if isinstance(command, inventory.ReserveStock):
+            reserved["reply"] = replies[0]
+        if isinstance(command, inventory.CommitStock):
+            replies.insert(0, reserved["reply"])
+        return replies
+
+    participant = running(twice_and_stale)
+    start_order(shop_topics, "order-noisy")
+    saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
+
+    assert participant.command_names("order-noisy") == [
+        "ReserveStock",
+        "AuthorizePayment",
+        "CapturePayment",
+        "CommitStock",
+        "ApproveOrder",
+    ], "no step ran twice"
+    deadline = time.monotonic() + 20
+    while sum(e.status is StepStatus.REPLY_IGNORED for e in saga.log) < 6:
+        assert time.monotonic() < deadline, [(e.step, e.status) for e in saga.log]
+        time.sleep(0.2)
+        saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
+    assert saga.state is SagaState.COMPLETED
+    succeeded = [e.step for e in saga.log if e.status is StepStatus.SUCCEEDED]
+    assert len(succeeded) == len(set(succeeded)) == 5
+
+
 def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, running):
     running(happy)
     start_order(shop_topics, "order-race")
