@@ -5,9 +5,10 @@ Workload (defaults; see --help):
   publishes it) already on the products topic; a fresh faust indexer process starts and the
   clock runs until every product's newest version is searchable. Reported as events/s
   (events consumed) and documents/s (writes after the per-batch reduction).
-- lag: new products published one at a time at a set rate while the indexer runs; lag is the
-  time from the event's `occurred_at` (set just before publishing) to the first search that
-  finds it, polled every 20 ms; p50/p99.
+- lag: a shop of real processes (inventory's API, worker and outbox relay among them) and an
+  indexer on its topics; M existing products updated by `PATCH /products/{sku}` at a set rate;
+  lag is the time from the PATCH's answer (the change and its outbox row committed) to the
+  first search (polled every 20 ms) showing that version or a later one; p50/p99.
 
 Prints a table and writes bench/results/search.json. Needs the local stack (`make up`).
 """
@@ -18,13 +19,17 @@ import argparse
 import statistics
 import threading
 import time
-from datetime import UTC, datetime
+import uuid
+from contextlib import ExitStack
+
+import requests
 
 from bench.report import write_result
 from contracts import inventory
 from eventing.topics import all_topics
 from testkit.scratch import scratch_topics
 from testkit.search import Indexer
+from testkit.shop import ADMIN, ShopOptions, run_shop
 
 
 def event(sku: str, version: int) -> inventory.ProductUpdated:
@@ -76,48 +81,101 @@ def throughput(indexer: Indexer, events: int, products: int) -> dict[str, float]
     }
 
 
-def lag(indexer: Indexer, rate: float, seconds: float) -> dict[str, float]:
+def lag(rate: float, seconds: float, products: int) -> dict[str, float]:
+    """Updates of existing products through the real inventory service, at `rate`; each lag
+    runs from the moment its PATCH was answered (the change committed with its outbox row)
+    to the first search that shows that version or a later one."""
+    with ExitStack() as stack:
+        shop = run_shop(stack, ShopOptions())
+        indexer = Indexer(kafka=shop.kafka)
+        stack.callback(indexer.close)
+        indexer.start()
+        http = requests.Session()
+        skus = [f"L-{uuid.uuid4().hex[:6]}-{n:03d}" for n in range(products)]
+        for sku in skus:
+            created = http.post(
+                f"{shop.inventory_url}/products",
+                headers=ADMIN,
+                timeout=30,
+                json={
+                    "sku": sku,
+                    "name": f"Lag kettle {sku}",
+                    "description": "A kettle for benchmarks",
+                    "category": "bench",
+                    "price_cents": 1000,
+                    "stock": 10,
+                    "attributes": {},
+                },
+            )
+            created.raise_for_status()
+        query = {"query": {"terms": {"sku": skus}}, "size": products, "_source": ["version"]}
+        indexer.wait_for(
+            lambda: len(_indexed_versions(indexer, query)) == products,
+            "the products to update are searchable",
+            timeout_s=120,
+        )
+        return _measure_lag(shop, indexer, http, skus, rate, seconds, query)
+
+
+def _indexed_versions(indexer: Indexer, query: dict) -> dict[str, int]:
+    """sku -> the version Elasticsearch returns for it now."""
+    response = indexer.index.search(query) or {"hits": {"hits": []}}
+    return {hit["_id"]: hit["_source"]["version"] for hit in response["hits"]["hits"]}
+
+
+def _measure_lag(shop, indexer, http, skus, rate, seconds, query) -> dict[str, float]:
     total = int(rate * seconds)
-    published: dict[str, datetime] = {}
-    seen: dict[str, datetime] = {}
+    committed: dict[tuple[str, int], float] = {}
+    seen: dict[tuple[str, int], float] = {}
+    lock = threading.Lock()
     done = threading.Event()
 
     def poll() -> None:
-        while not done.is_set() or len(seen) < len(published):
-            response = indexer.index.search(
-                {"query": {"prefix": {"sku": "L-"}}, "size": 10000, "_source": ["sku"]}
-            )
-            now = datetime.now(UTC)
-            for hit in (response or {"hits": {"hits": []}})["hits"]["hits"]:
-                seen.setdefault(hit["_source"]["sku"], now)
-            if done.is_set() and time.monotonic() > give_up:
-                return
+        give_up = None
+        while True:
+            versions = _indexed_versions(indexer, query)
+            now = time.perf_counter()
+            with lock:
+                for sku, version in committed.keys() - seen.keys():
+                    if versions.get(sku, 0) >= version:
+                        seen[(sku, version)] = now
+                caught_up = len(seen) == len(committed)
+            if done.is_set():
+                give_up = give_up or time.monotonic() + 30
+                if caught_up or time.monotonic() > give_up:
+                    return
             time.sleep(0.02)
 
-    give_up = float("inf")
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     started = time.perf_counter()
     for n in range(total):
-        sku = f"L-{n:05d}"
-        published[sku] = datetime.now(UTC)
-        indexer.publish(event(sku, 1))
+        sku = skus[n % len(skus)]
+        response = http.patch(
+            f"{shop.inventory_url}/products/{sku}",
+            headers=ADMIN,
+            timeout=30,
+            json={"name": f"Lag kettle {sku} update {n}"},
+        )
+        answered = time.perf_counter()
+        response.raise_for_status()
+        with lock:
+            committed[(sku, response.json()["version"])] = answered
         pause = started + (n + 1) / rate - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
-    give_up = time.monotonic() + 30
     done.set()
     poller.join(40)
-    lags = sorted(
-        (seen[sku] - at).total_seconds() * 1000 for sku, at in published.items() if sku in seen
-    )
+    lags = sorted((seen[key] - at) * 1000 for key, at in committed.items() if key in seen)
     return {
         "rate_per_s": rate,
         "events": total,
+        "products": len(skus),
         "found": len(lags),
         "p50_ms": statistics.median(lags),
         "p99_ms": lags[int(0.99 * (len(lags) - 1))],
         "max_ms": lags[-1],
+        "from": "inventory PATCH answered (committed with its outbox row) to searchable",
     }
 
 
@@ -129,14 +187,17 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=2_000)
     parser.add_argument("--rate", type=float, default=20.0, help="updates/s in the lag run")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--lag-products", type=int, default=50, help="existing products the lag run updates"
+    )
     args = parser.parse_args()
     indexer = Indexer()
     with scratch_topics(indexer.kafka, all_topics()):
         try:
             indexed = throughput(indexer, args.events, args.products)
-            latency = lag(indexer, args.rate, args.seconds)
         finally:
             indexer.close()
+    latency = lag(args.rate, args.seconds, args.lag_products)
     path = write_result("search", {"workload": vars(args), "throughput": indexed, "lag": latency})
     print(f"{'measure':46} {'value':>14}")
     print(f"{'indexing throughput (events/s)':46} {indexed['events_per_s']:14,.0f}")
