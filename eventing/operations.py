@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from confluent_kafka import (
     Consumer,
@@ -26,6 +27,7 @@ from eventing.config import KafkaSettings
 from eventing.errors import EventingError, KafkaUnavailable
 from eventing.kafka_admin import admin_client
 from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.registry import Decoded, EventRegistry
 from eventing.topics import DLQ_SUFFIX
 from eventing.tracing import kafka_headers_to_dict
 
@@ -140,6 +142,35 @@ class ReplayPlan:
         return sum(max(0, (self.current.get(p) or 0) - o) for p, o in self.new_offsets.items())
 
 
+def offsets_at(admin: AdminClient, topic: str, at: datetime) -> dict[int, int]:
+    """Per partition, the first offset written at or after `at` (the end when none was)."""
+    millis = int(at.timestamp() * 1000)
+    ends = offsets(admin, topic, OffsetSpec.latest())
+    return {
+        p: (o if o >= 0 else ends[p])
+        for p, o in offsets(admin, topic, OffsetSpec.for_timestamp(millis)).items()
+    }
+
+
+def start_offsets(
+    admin: AdminClient,
+    topic: str,
+    *,
+    from_offset: int | None = None,
+    from_time: datetime | None = None,
+    from_beginning: bool = False,
+) -> dict[int, int]:
+    """Where a replay of `topic` starts in each partition."""
+    if from_beginning:
+        return offsets(admin, topic, OffsetSpec.earliest())
+    if from_time is not None:
+        return offsets_at(admin, topic, from_time)
+    if from_offset is not None:
+        earliest = offsets(admin, topic, OffsetSpec.earliest())
+        return {p: max(from_offset, low) for p, low in earliest.items()}
+    raise OperationRefused("say where to replay from")
+
+
 def plan_replay(
     settings: KafkaSettings,
     topic: str,
@@ -151,24 +182,72 @@ def plan_replay(
 ) -> ReplayPlan:
     """Where the group's offsets on `topic` would move for a replay."""
     admin = admin_client(settings)
-    if from_beginning:
-        target = offsets(admin, topic, OffsetSpec.earliest())
-    elif from_time is not None:
-        millis = int(from_time.timestamp() * 1000)
-        ends = offsets(admin, topic, OffsetSpec.latest())
-        target = {
-            p: (o if o >= 0 else ends[p])
-            for p, o in offsets(admin, topic, OffsetSpec.for_timestamp(millis)).items()
-        }
-    elif from_offset is not None:
-        earliest = offsets(admin, topic, OffsetSpec.earliest())
-        target = {p: max(from_offset, low) for p, low in earliest.items()}
-    else:
-        raise OperationRefused("say where to replay from")
+    target = start_offsets(
+        admin, topic, from_offset=from_offset, from_time=from_time, from_beginning=from_beginning
+    )
     current = {
         lag.partition: lag.committed for lag in group_lag(settings, group) if lag.topic == topic
     }
     return ReplayPlan(topic, group, target, current)
+
+
+@dataclass(frozen=True)
+class ReplayWindow:
+    """A bounded replay: offsets [start[p], stop[p]) of each partition of `topic`."""
+
+    topic: str
+    start: dict[int, int]
+    stop: dict[int, int]
+
+    @property
+    def messages(self) -> int:
+        return sum(max(0, self.stop[p] - self.start.get(p, 0)) for p in self.stop)
+
+
+def plan_window(
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    to_offset: int | None = None,
+    to_time: datetime | None = None,
+    **start: Any,
+) -> ReplayWindow:
+    """The window from the start (`from_offset`, `from_time` or `from_beginning`) up to, not
+    including, `to_offset` in every partition or the first message written at `to_time`."""
+    admin = admin_client(settings)
+    begin = start_offsets(admin, topic, **start)
+    ends = offsets(admin, topic, OffsetSpec.latest())
+    if to_time is not None:
+        stop = offsets_at(admin, topic, to_time)
+    elif to_offset is not None:
+        stop = {p: min(to_offset, end) for p, end in ends.items()}
+    else:
+        raise OperationRefused("say where the replay stops")
+    return ReplayWindow(topic, begin, {p: max(stop[p], begin.get(p, 0)) for p in stop})
+
+
+def replay_window(
+    settings: KafkaSettings,
+    window: ReplayWindow,
+    handle: Callable[[Decoded], None],
+    registry: EventRegistry,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Run each message of the window through `handle` (a consumer's own handler, with its
+    inbox), partition by partition in order, without touching any group's offsets. Stops at
+    the first message that cannot be applied, saying where."""
+    applied = 0
+    for messages in read_range(settings, window.topic, window.start, window.stop):
+        for message in messages:
+            where = f"{window.topic}[{message.partition()}]@{message.offset()}"
+            try:
+                handle(registry.decode(message.value()))
+            except Exception as error:
+                raise OperationRefused(f"replay stopped at {where}: {error}") from error
+            applied += 1
+        if on_progress:
+            on_progress(len(messages))
+    return applied
 
 
 def apply_replay(settings: KafkaSettings, plan: ReplayPlan) -> None:

@@ -16,7 +16,7 @@ from eventing.consumer import EventConsumer
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
-from eventing.registry import registry
+from eventing.registry import Decoded, registry
 from sagas import orm
 from sagas.config import Settings, load_settings
 from sagas.definitions import cancellation_saga, checkout_saga
@@ -38,12 +38,15 @@ class SagaApp:
     orchestrator: Orchestrator
     outbox: Outbox
 
+    def handler(self) -> Callable[[Decoded], None]:
+        return self.orchestrator.handle
+
     def consumer(self) -> EventConsumer:
         return EventConsumer(
             self.kafka,
             group_id=CONSUMER_GROUP,
             topics=SUBSCRIBED_TOPICS,
-            handler=self.orchestrator.handle,
+            handler=self.handler(),
             registry=registry,
         )
 

@@ -82,26 +82,48 @@ def status() -> None:
 @click.option("--from-offset", type=int, help="replay from this offset in every partition")
 @click.option("--from-time", type=parse_time, help="replay from this ISO 8601 time")
 @click.option("--from-beginning", is_flag=True, help="replay the whole retained topic")
+@click.option("--to-offset", type=int, help="stop before this offset in every partition")
+@click.option("--to-time", type=parse_time, help="stop at the first event of this ISO 8601 time")
 @click.option("--dry-run", is_flag=True, help="show what would move, change nothing")
-def replay(topic, group, from_offset, from_time, from_beginning, dry_run) -> None:
+def replay(
+    topic, group, from_offset, from_time, from_beginning, to_offset, to_time, dry_run
+) -> None:
     """Re-run a topic's events into a consumer group's handlers.
 
-    Moves the group's committed offsets back (the group's workers must be stopped); when they
-    start again they re-apply the events, and their inboxes make anything already applied a
-    no-op, so a replay is safe to run twice.
+    Without --to-…: moves the group's committed offsets back (the group's workers must be
+    stopped); when they start again they re-apply everything from there on. With --to-offset or
+    --to-time: runs the window's events through the group's own handler here, on its service's
+    database (read from the same environment as the service), and leaves the group's offsets
+    alone. Either way the consumers' inboxes make anything already applied a no-op, so a replay
+    is safe to run twice.
 
     \b
     Example (rebuild the order service's catalogue after restoring its database):
       infra/services/ctl down order-worker
       shopctl replay --topic inventory.products --group order-service --from-beginning
       infra/services/ctl up order-worker
+    Example (re-apply one hour of payment commands, the workers still running):
+      shopctl replay --topic payment.commands --group payment-service \\
+        --from-time 2026-11-22T09:00:00Z --to-time 2026-11-22T10:00:00Z
     """
     from eventing.operations import apply_replay, plan_replay
 
     chosen = [from_offset is not None, from_time is not None, from_beginning]
     if sum(chosen) != 1:
         raise ShopctlError("say exactly one of --from-offset, --from-time, --from-beginning")
+    if to_offset is not None and to_time is not None:
+        raise ShopctlError("say at most one of --to-offset, --to-time")
     settings = kafka()
+    if to_offset is not None or to_time is not None:
+        bounded_replay(
+            settings,
+            topic,
+            group,
+            {"from_offset": from_offset, "from_time": from_time, "from_beginning": from_beginning},
+            {"to_offset": to_offset, "to_time": to_time},
+            dry_run,
+        )
+        return
     plan = plan_replay(
         settings,
         settings.qualify(topic),
@@ -123,6 +145,31 @@ def replay(topic, group, from_offset, from_time, from_beginning, dry_run) -> Non
         f"moved {group}'s offsets: {plan.messages} messages will be re-delivered "
         "when its workers start"
     )
+
+
+def bounded_replay(settings, topic, group, start, stop, dry_run) -> None:
+    from rich.progress import Progress
+
+    from eventing.operations import plan_window, replay_window
+    from eventing.registry import registry
+    from shopctl.handlers import group_handler
+
+    window = plan_window(settings, settings.qualify(topic), **start, **stop)
+    view = table("partition", "from", "to (not included)", title=f"{window.topic} → {group}")
+    for partition in sorted(window.stop):
+        view.add_row(
+            str(partition), str(window.start.get(partition, 0)), str(window.stop[partition])
+        )
+    console.print(view)
+    if dry_run:
+        console.print(f"dry run: {window.messages} messages would be re-applied")
+        return
+    with group_handler(group, settings) as handle, Progress(console=console) as progress:
+        task = progress.add_task(f"replaying into {group}", total=window.messages)
+        applied = replay_window(
+            settings, window, handle, registry, lambda n: progress.advance(task, n)
+        )
+    console.print(f"re-applied {applied} messages through {group}'s handler")
 
 
 @cli.group()

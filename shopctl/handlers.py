@@ -1,0 +1,39 @@
+"""The handlers a bounded replay (`shopctl replay --to-…`) runs: each consumer group's own,
+built by its service's bootstrap from the environment the service itself reads (database URL,
+Kafka, topic namespace), so a replayed event has exactly the effect it has in the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import import_module
+
+from eventing.config import KafkaSettings
+from eventing.registry import Decoded
+
+#: Consumer group -> the package whose worker consumes as that group.
+GROUPS = {
+    "order-service": "order_service",
+    "payment-service": "payment_service",
+    "inventory-service": "inventory_service",
+    "checkout-saga": "sagas",
+}
+
+
+class UnknownGroup(LookupError):
+    def __str__(self) -> str:
+        return f"no handler is known for group {self.args[0]!r}; known: {', '.join(GROUPS)}"
+
+
+@contextmanager
+def group_handler(group: str, kafka: KafkaSettings) -> Iterator[Callable[[Decoded], None]]:
+    """The group's handler, on its service's database, for the length of the block."""
+    if group not in GROUPS:
+        raise UnknownGroup(group)
+    package = GROUPS[group]
+    settings = import_module(f"{package}.config").load_settings()
+    app = import_module(f"{package}.bootstrap").bootstrap(settings, kafka)
+    try:
+        yield app.handler()
+    finally:
+        app.engine.dispose()
