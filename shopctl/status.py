@@ -25,6 +25,25 @@ HTTP_PARTS = {
 }
 
 
+#: The shop's Kafka workers, by the consumer group each joins while it runs.
+WORKER_GROUPS = {
+    "order-service worker": "order-service",
+    "inventory-service worker": "inventory-service",
+    "payment-service worker": "payment-service",
+    "saga orchestrator": "checkout-saga",
+    "search indexer": "search-indexer",
+}
+
+
+def _worker_state(group_state: str | None) -> str:
+    """A worker is up while its consumer group has members (any state but EMPTY or DEAD)."""
+    if group_state is None:
+        return "[red]down[/] (never joined)"
+    if group_state in ("EMPTY", "DEAD"):
+        return "[red]down[/]"
+    return "[green]up[/]" if group_state == "STABLE" else f"[yellow]{group_state.lower()}[/]"
+
+
 def _http_state(url: str) -> str:
     try:
         response = requests.get(url, timeout=2)
@@ -58,6 +77,12 @@ def show(console: Console, settings: KafkaSettings) -> None:
     parts.add_row("postgresql", _postgres_state(), "sagas database")
     for name, url in HTTP_PARTS.items():
         parts.add_row(name, _http_state(url), url)
+    if "up" in kafka_state:
+        groups = consumer_groups(settings)
+        for name, group in WORKER_GROUPS.items():
+            parts.add_row(
+                name, _worker_state(groups.get(settings.qualify(group))), f"group {group}"
+            )
     console.print(parts)
     if "down" in kafka_state:
         return

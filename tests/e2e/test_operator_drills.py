@@ -102,3 +102,37 @@ def test_a_saga_stuck_while_a_service_was_down_is_finished_by_shopctl_retry(shop
     assert product(shop, sku)["stock_reserved"] == 0
     shown = shopctl(shop, "sagas", "show", saga_id)
     assert "COMPENSATION_FAILED" in shown.stdout and "operator retry" in shown.stdout
+
+
+def test_status_shows_each_running_part_of_the_shop_up(shop):
+    env = {
+        **shop.env,
+        "ORDER_SERVICE_URL": shop.order_url,
+        "INVENTORY_SERVICE_URL": shop.inventory_url,
+        "PAYMENT_SERVICE_URL": shop.payment_url,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "shopctl", "status"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    parts_table = result.stdout.split("\ntopics")[0]
+    rows = {line.split("│")[1].strip(): line for line in parts_table.splitlines() if "│" in line}
+    for part in (
+        "kafka",
+        "postgresql",
+        "order-service",
+        "inventory-service",
+        "payment-service",
+        "order-service worker",
+        "inventory-service worker",
+        "payment-service worker",
+        "saga orchestrator",
+    ):
+        assert " up " in rows[part], rows.get(part)
+    assert "down" in rows["search indexer"], "no indexer runs in this shop"
+    assert f"{shop.kafka.topic_namespace}orders.orders" in result.stdout
