@@ -1,7 +1,10 @@
-"""A relay process that dies by SIGKILL right after Kafka acknowledged its first batch and before
-it could mark the rows as published: the worst moment for a crash.
+"""A relay process that dies by SIGKILL in the middle of its first batch, at one of two moments:
 
-Usage: python -m tests.support.crashing_relay DATABASE_URL
+- `after-publish`: Kafka acknowledged the batch but the rows are not marked published yet (the
+  worst moment: the batch will be published again);
+- `before-publish`: the rows are claimed (their lanes locked) but nothing was sent yet.
+
+Usage: python -m tests.support.crashing_relay DATABASE_URL after-publish|before-publish
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from testkit import ledger
 
 
 class DyingPublisher(KafkaPublisher):
+    def __init__(self, settings: KafkaSettings, moment: str):
+        super().__init__(settings)
+        self.moment = moment
+
     def publish(self, messages, timeout_s: float = 30.0) -> int:
+        if self.moment == "before-publish":
+            os.kill(os.getpid(), signal.SIGKILL)
         count = super().publish(messages, timeout_s)
         os.kill(os.getpid(), signal.SIGKILL)
         return count
@@ -27,9 +36,8 @@ class DyingPublisher(KafkaPublisher):
 
 def main() -> None:
     engine = sa.create_engine(sys.argv[1])
-    relay = OutboxRelay(
-        engine, ledger.outbox, DyingPublisher(KafkaSettings.from_env()), batch_size=10_000
-    )
+    publisher = DyingPublisher(KafkaSettings.from_env(), moment=sys.argv[2])
+    relay = OutboxRelay(engine, ledger.outbox, publisher, batch_size=10_000)
     relay.publish_pending()
 
 
