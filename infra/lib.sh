@@ -104,9 +104,12 @@ maven_copy_dependencies() {
   log "fetching $(basename "$(dirname "$pom")") jars from Maven Central into $out (first run only)"
   rm -rf "$out"
   mkdir -p "$out"
+  # Maven's output (even with -q, a few stray colour codes) goes to a log, shown on failure.
+  local name
+  name="maven-$(basename "$(dirname "$pom")")"
   mvn -q -B -f "$pom" -Dmaven.repo.local="$MAVEN_REPO_DIR" \
     dependency:copy-dependencies -DoutputDirectory="$out" -DincludeScope=runtime \
-    || die "Maven could not fetch the jars for $pom"
+    >"$EVENTSHOP_LOG_DIR/$name.log" 2>&1 || fail_with_log "$name" "Maven could not fetch the jars for $pom"
   echo "$digest" >"$marker"
 }
 
