@@ -49,7 +49,7 @@ from bench.report import print_table, write_result
 from eventing.config import KafkaSettings
 from eventing.operations import end_offsets
 from eventing.topics import ORDERS, all_topics
-from testkit.shop import ADMIN, Shop, ShopOptions, run_shop
+from testkit.shop import Shop, ShopOptions, run_shop
 
 PARTITIONS = 4
 CATALOGUE_SIZE = 50
@@ -190,20 +190,7 @@ class Storefront:
             time.sleep(0.2)
 
     def create_product(self, sku: str, stock: int) -> None:
-        response = self._session.post(
-            f"{self._shop.inventory_url}/products",
-            headers=ADMIN,
-            timeout=30,
-            json={
-                "sku": sku,
-                "name": f"Bench product {sku}",
-                "description": "benchmark",
-                "category": "bench",
-                "price_cents": 1000,
-                "stock": stock,
-                "attributes": {},
-            },
-        )
+        response = self._shop.post_product(sku, stock=stock, category="bench", http=self._session)
         if response.status_code != 201:
             raise RuntimeError(f"POST /products: {response.status_code} {response.text}")
 

@@ -93,21 +93,7 @@ def lag(rate: float, seconds: float, products: int) -> dict[str, float]:
         http = requests.Session()
         skus = [f"L-{uuid.uuid4().hex[:6]}-{n:03d}" for n in range(products)]
         for sku in skus:
-            created = http.post(
-                f"{shop.inventory_url}/products",
-                headers=ADMIN,
-                timeout=30,
-                json={
-                    "sku": sku,
-                    "name": f"Lag kettle {sku}",
-                    "description": "A kettle for benchmarks",
-                    "category": "bench",
-                    "price_cents": 1000,
-                    "stock": 10,
-                    "attributes": {},
-                },
-            )
-            created.raise_for_status()
+            shop.post_product(sku, stock=10, category="bench", http=http).raise_for_status()
         query = {"query": {"terms": {"sku": skus}}, "size": products, "_source": ["version"]}
         indexer.wait_for(
             lambda: len(_indexed_versions(indexer, query)) == products,

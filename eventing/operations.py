@@ -216,10 +216,10 @@ def plan_window(
     including, `to_offset` in every partition or the first message written at `to_time`."""
     admin = admin_client(settings)
     begin = start_offsets(admin, topic, **start)
-    ends = offsets(admin, topic, OffsetSpec.latest())
     if to_time is not None:
         stop = offsets_at(admin, topic, to_time)
     elif to_offset is not None:
+        ends = offsets(admin, topic, OffsetSpec.latest())
         stop = {p: min(to_offset, end) for p, end in ends.items()}
     else:
         raise OperationRefused("say where the replay stops")

@@ -9,7 +9,7 @@ span in each message's trace linked back to the batch, so both views lead to the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -52,13 +52,19 @@ class ConsumedMessage:
     headers: Mapping[str, str]
 
 
-def process_attributes(message: ConsumedMessage, group_id: str) -> dict[str, str | int]:
-    """OpenTelemetry's messaging attributes of a Kafka message's `process` span."""
+def _processing(topic: str, group_id: str) -> dict[str, str | int]:
     return {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
-        "messaging.destination.name": message.topic,
+        "messaging.destination.name": topic,
         "messaging.consumer.group.name": group_id,
+    }
+
+
+def process_attributes(message: ConsumedMessage, group_id: str) -> dict[str, str | int]:
+    """OpenTelemetry's messaging attributes of a Kafka message's `process` span."""
+    return {
+        **_processing(message.topic, group_id),
         "messaging.destination.partition.id": str(message.partition),
         "messaging.kafka.offset": message.offset,
         "messaging.kafka.message.key": (message.key or b"").decode(errors="replace"),
@@ -71,7 +77,7 @@ def _remote_parent(headers: Mapping[str, str]) -> trace.SpanContext:
 
 @contextmanager
 def batch_process_span(
-    topic: str, group_id: str, messages: list[ConsumedMessage]
+    topic: str, group_id: str, messages: Sequence[ConsumedMessage]
 ) -> Iterator[Span]:
     """The current span while a batch is processed, linked to the trace of every message."""
     links = [
@@ -84,10 +90,7 @@ def batch_process_span(
         kind=SpanKind.CONSUMER,
         links=links,
         attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": topic,
-            "messaging.consumer.group.name": group_id,
+            **_processing(topic, group_id),
             "messaging.batch.message_count": len(messages),
         },
     ) as span:

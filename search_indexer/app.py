@@ -73,7 +73,7 @@ class Indexer:
         if not records:
             return
         group = self.settings.consumer_group
-        with batch_process_span(records[0].topic, group, list(records)) as batch:
+        with batch_process_span(records[0].topic, group, records) as batch:
             started_ns = time.time_ns()
             dead_lettered = self._index(records)
             for record in records:

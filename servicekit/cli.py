@@ -17,19 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from servicekit.migrations import upgrade
+from servicekit.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
 class ServiceCommands:
     prog: str
     migrations_dir: Path
-    database_url: Callable[[], str]
+    settings: Callable[[], ServiceSettings]
+    """Read once, when a command runs: database URL, where to listen, name and log level."""
     app_factory: str
     """gunicorn's application spec, e.g. 'inventory_service.api:create_app()'."""
-    bind: Callable[[], str]
-    worker: Callable[[], int]
-    logging: Callable[[], tuple[str, str]]
-    """The service's name and log level, for gunicorn's own log lines."""
+    worker: Callable[[ServiceSettings], int]
 
 
 def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
@@ -46,21 +45,22 @@ def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="run the Kafka consumers and the outbox relay")
     args = parser.parse_args(argv)
 
+    settings = commands.settings()
     try:
-        upgrade(commands.migrations_dir, commands.database_url())
+        upgrade(commands.migrations_dir, settings.database_url)
     except Exception as error:
         print(f"{commands.prog}: migrating the database failed: {error}", file=sys.stderr)
         return 1
     if args.command == "migrate":
         return 0
     if args.command == "worker":
-        return commands.worker()
+        return commands.worker(settings)
     return exec_gunicorn(
         commands.app_factory,
-        bind=commands.bind(),
+        bind=f"{settings.bind_host}:{settings.port}",
         workers=args.workers,
         threads=args.threads,
-        logging=commands.logging(),
+        logging=(settings.service_name, settings.log_level),
     )
 
 
@@ -95,14 +95,16 @@ def exec_gunicorn(
 
 
 def service_main(
-    package: str, load_settings: Callable[[], Any], bootstrap: Callable[[Any], Any]
+    package: str,
+    load_settings: Callable[[], ServiceSettings],
+    bootstrap: Callable[[ServiceSettings], Any],
 ) -> int:
     """The whole `__main__` of a service built on `servicekit.runtime`: its migrations live in
     `<package>/migrations`, its gunicorn app is `<package>.api:create_app()`."""
     from servicekit.worker import run_worker
 
-    def worker() -> int:
-        settings = load_settings().for_worker()
+    def worker(settings: ServiceSettings) -> int:
+        settings = settings.for_worker()
         return run_worker(
             settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
         )
@@ -111,10 +113,8 @@ def service_main(
         ServiceCommands(
             prog=package,
             migrations_dir=Path(import_module(package).__file__).parent / "migrations",
-            database_url=lambda: load_settings().database_url,
+            settings=load_settings,
             app_factory=f"{package}.api:create_app()",
-            bind=lambda: f"{load_settings().bind_host}:{load_settings().port}",
             worker=worker,
-            logging=lambda: (load_settings().service_name, load_settings().log_level),
         )
     )

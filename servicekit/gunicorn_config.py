@@ -6,21 +6,20 @@
   the server had just closed would see a reset. gthread workers park idle connections in
   their poller, so this costs no thread.
 - No control socket: gunicorn 27 opens one at a fixed path in the home directory by default,
-  which every API on a machine would fight over; nothing here uses it.
+  the same path for every API on the machine; nothing here uses it.
 """
 
 import os
 
 from servicekit.observability import logging_dict_config
 
-_logging = logging_dict_config(
+logconfig_dict = logging_dict_config(
     os.environ.get("GUNICORN_SERVICE_NAME", "api"), os.environ.get("GUNICORN_LOG_LEVEL", "INFO")
 )
-_logging["loggers"] |= {
+logconfig_dict["loggers"] |= {
     name: {"handlers": ["json"], "propagate": False}
     for name in ("gunicorn.error", "gunicorn.access")
 }
-logconfig_dict = _logging
 accesslog = "-"
 keepalive = 75
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'

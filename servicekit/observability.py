@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 import sys
 import uuid
+from importlib import import_module
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -61,16 +63,13 @@ def _quiet_level(level: str) -> str:
 
 
 def configure_logging(service_name: str, level: str = "INFO") -> None:
-    root = logging.getLogger()
-    root.handlers[:] = [json_log_handler(service_name)]
-    root.setLevel(level.upper())
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(_quiet_level(level))
+    logging.config.dictConfig(logging_dict_config(service_name, level))
 
 
 def logging_dict_config(service_name: str, level: str = "INFO") -> dict:
-    """The same set-up as `configure_logging`, for frameworks that insist on applying their own
-    `logging.config.dictConfig` (faust's worker does, replacing the root's handlers)."""
+    """The JSON logging set-up as a `logging.config.dictConfig` dict: `configure_logging`
+    applies it, and frameworks that insist on applying their own config (faust's worker,
+    gunicorn) are given it."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -100,28 +99,19 @@ def _over_http(signal: str) -> bool:
     return protocol.startswith("http")
 
 
-def _span_exporter():
-    if not _exports("traces"):
+_OTLP_EXPORTERS = {
+    "traces": ("trace_exporter", "OTLPSpanExporter"),
+    "metrics": ("metric_exporter", "OTLPMetricExporter"),
+}
+
+
+def _otlp_exporter(signal: str):
+    """The OTLP exporter `OTEL_<SIGNAL>_EXPORTER` asks for, over gRPC or HTTP; None for none."""
+    if not _exports(signal):
         return None
-    if _over_http("traces"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Grpc
-
-    return Grpc()
-
-
-def _metric_exporter():
-    if not _exports("metrics"):
-        return None
-    if _over_http("metrics"):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-        return OTLPMetricExporter()
-    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Grpc
-
-    return Grpc()
+    module, name = _OTLP_EXPORTERS[signal]
+    transport = "http" if _over_http(signal) else "grpc"
+    return getattr(import_module(f"opentelemetry.exporter.otlp.proto.{transport}.{module}"), name)()
 
 
 def _sdk_disabled() -> bool:
@@ -129,8 +119,9 @@ def _sdk_disabled() -> bool:
 
 
 def _resource(service_name: str) -> Resource:
-    """The service's name, and an id of this process: several processes of one service export
-    the same metrics, which must stay apart (Prometheus' `instance` label)."""
+    """The service's name, and an id of this process shared by its traces and metrics: several
+    processes of one service export the same metrics, which must stay apart (Prometheus'
+    `instance` label)."""
     return Resource.create(
         {
             "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
@@ -139,29 +130,20 @@ def _resource(service_name: str) -> Resource:
     )
 
 
-def configure_tracing(service_name: str) -> None:
-    """Install the SDK's tracer provider once per process (and per forked worker)."""
-    if _sdk_disabled() or f"traces:{service_name}" in _configured:
-        return
-    provider = TracerProvider(resource=_resource(service_name))
-    exporter = _span_exporter()
+def configure_tracing(resource: Resource) -> None:
+    provider = TracerProvider(resource=resource)
+    exporter = _otlp_exporter("traces")
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
-    _configured.add(f"traces:{service_name}")
 
 
-def configure_metrics(service_name: str) -> None:
-    """Install the SDK's meter provider, exporting every `OTEL_METRIC_EXPORT_INTERVAL` ms
-    (60 s by default) over OTLP; the local Jaeger serves them to Prometheus."""
-    if _sdk_disabled() or f"metrics:{service_name}" in _configured:
-        return
-    exporter = _metric_exporter()
+def configure_metrics(resource: Resource) -> None:
+    """Export every `OTEL_METRIC_EXPORT_INTERVAL` ms (60 s by default) over OTLP; the local
+    Jaeger serves them to Prometheus."""
+    exporter = _otlp_exporter("metrics")
     readers = [PeriodicExportingMetricReader(exporter)] if exporter is not None else []
-    metrics.set_meter_provider(
-        MeterProvider(resource=_resource(service_name), metric_readers=readers)
-    )
-    _configured.add(f"metrics:{service_name}")
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
 def instrument_libraries() -> None:
@@ -180,12 +162,16 @@ def instrument_libraries() -> None:
 
 
 def setup_observability(service_name: str, log_level: str = "INFO") -> None:
-    """Call first thing in a process, before any database engine is created."""
+    """Call first thing in a process, before any database engine is created. The SDK's tracer
+    and meter providers are installed once per process (each forked worker calls this)."""
     configure_logging(service_name, log_level)
-    configure_tracing(service_name)
-    configure_metrics(service_name)
-    if not _sdk_disabled():
-        instrument_libraries()
+    if _sdk_disabled() or service_name in _configured:
+        return
+    resource = _resource(service_name)
+    configure_tracing(resource)
+    configure_metrics(resource)
+    instrument_libraries()
+    _configured.add(service_name)
 
 
 def shutdown_telemetry() -> None:

@@ -70,22 +70,23 @@ def show(console: Console, settings: KafkaSettings) -> None:
     admin = admin_client(settings)
     try:
         admin.list_topics(timeout=3)
-        kafka_state = "[green]up[/]"
+        kafka_up = True
     except Exception:
-        kafka_state = "[red]down[/]"
-    parts.add_row("kafka", kafka_state, settings.bootstrap_servers)
+        kafka_up = False
+    parts.add_row(
+        "kafka", "[green]up[/]" if kafka_up else "[red]down[/]", settings.bootstrap_servers
+    )
     parts.add_row("postgresql", _postgres_state(), "sagas database")
     for name, url in HTTP_PARTS.items():
         parts.add_row(name, _http_state(url), url)
-    if "up" in kafka_state:
-        groups = consumer_groups(settings)
-        for name, group in WORKER_GROUPS.items():
-            parts.add_row(
-                name, _worker_state(groups.get(settings.qualify(group))), f"group {group}"
-            )
-    console.print(parts)
-    if "down" in kafka_state:
+    if not kafka_up:
+        console.print(parts)
         return
+    group_states = consumer_groups(settings)
+    for name, group in WORKER_GROUPS.items():
+        state = _worker_state(group_states.get(settings.qualify(group)))
+        parts.add_row(name, state, f"group {group}")
+    console.print(parts)
 
     topics = Table(title="topics", title_justify="left")
     for column in ("topic", "partitions", "end offsets (sum)", "retained messages"):
@@ -106,7 +107,7 @@ def show(console: Console, settings: KafkaSettings) -> None:
     groups = Table(title="consumer groups", title_justify="left")
     for column in ("group", "state", "lag", "per topic"):
         groups.add_column(column)
-    for group, state in sorted(consumer_groups(settings).items()):
+    for group, state in sorted(group_states.items()):
         if group.startswith(("shopctl-peek-", "reader-", "bench-")):
             continue
         lags = group_lag(settings, group)

@@ -69,6 +69,31 @@ class Shop:
     def payment_url(self) -> str:
         return self.urls["payment_service"]
 
+    def post_product(
+        self,
+        sku: str,
+        *,
+        stock: int,
+        price_cents: int = 1000,
+        category: str = "e2e",
+        http: requests.Session | None = None,
+    ) -> requests.Response:
+        """`POST /products` as the admin, for a product named after its sku."""
+        return (http or requests).post(
+            f"{self.inventory_url}/products",
+            headers=ADMIN,
+            timeout=30,
+            json={
+                "sku": sku,
+                "name": f"Product {sku}",
+                "description": category,
+                "category": category,
+                "price_cents": price_cents,
+                "stock": stock,
+                "attributes": {},
+            },
+        )
+
     def start(self, name: str) -> None:
         """Start `package:role`, or a further instance of it as `package:role:instance`."""
         package, role = name.split(":")[:2]

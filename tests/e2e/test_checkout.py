@@ -32,26 +32,9 @@ def new_sku() -> str:
 
 def create_product(shop: Shop, *, stock: int, price_cents: int = 1000, sku: str | None = None):
     sku = sku or new_sku()
-    response = post_product(shop, sku, stock=stock, price_cents=price_cents)
+    response = shop.post_product(sku, stock=stock, price_cents=price_cents)
     assert response.status_code == 201, response.text
     return sku
-
-
-def post_product(shop: Shop, sku: str, *, stock: int, price_cents: int = 1000):
-    return requests.post(
-        f"{shop.inventory_url}/products",
-        headers=ADMIN,
-        timeout=10,
-        json={
-            "sku": sku,
-            "name": f"Product {sku}",
-            "description": "e2e",
-            "category": "e2e",
-            "price_cents": price_cents,
-            "stock": stock,
-            "attributes": {},
-        },
-    )
 
 
 def product(shop: Shop, sku: str) -> dict:

@@ -15,7 +15,7 @@ import requests
 
 from testkit.search import Indexer
 from testkit.shop import ShopOptions, run_shop
-from tests.e2e.test_checkout import create_product, new_sku, post_product, wait_terminal
+from tests.e2e.test_checkout import create_product, new_sku, wait_terminal
 
 pytestmark = pytest.mark.e2e
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
@@ -144,7 +144,7 @@ def tags_of(span: dict) -> dict:
 
 def test_a_product_change_is_traced_into_the_search_index(shop, indexer):
     sku = new_sku()
-    response = post_product(shop, sku, stock=2)
+    response = shop.post_product(sku, stock=2)
     assert response.status_code == 201, response.text
     trace_id = response.headers["traceparent"].split("-")[1]
     indexer.wait_for(lambda: sku in indexer.index.all_documents(), "indexed")

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -129,23 +131,30 @@ def test_a_duplicate_delivery_and_a_whole_replay_leave_the_state_of_one_delivery
     assert len(state_after_one_delivery) == 10
 
 
-def test_a_running_relay_is_woken_by_the_commit_not_by_its_fallback_poll(
-    engine, kafka_settings, scratch_topic
-):
-    relay = make_relay(engine, kafka_settings, idle_poll_s=30.0)
+@contextmanager
+def relay_running(relay: OutboxRelay) -> Iterator[threading.Thread]:
+    """The relay's loop in a thread for the block; stopped (5 s at most) when it ends."""
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_a_running_relay_is_woken_by_the_commit_not_by_its_fallback_poll(
+    engine, kafka_settings, scratch_topic
+):
+    relay = make_relay(engine, kafka_settings, idle_poll_s=30.0)
+    with relay_running(relay) as thread:
         time.sleep(1.0)  # the relay has found nothing and sleeps on its notifications
         written = time.monotonic()
         ledger.add_entry(engine, scratch_topic, "a", 1)
         while unpublished_count(engine, relay.table) and time.monotonic() - written < 10:
             time.sleep(0.01)
         assert time.monotonic() - written < 2.0, "published only by the 30 s fallback poll"
-    finally:
-        stop.set()
-        thread.join(5)
     assert not thread.is_alive(), "a sleeping relay did not notice stop"
     assert len(read_topic(kafka_settings, scratch_topic, expected=1)) == 1
 
@@ -164,10 +173,7 @@ def test_a_relay_whose_listening_connection_is_cut_polls_meanwhile_then_listens_
     engine, kafka_settings, scratch_topic
 ):
     relay = make_relay(engine, kafka_settings, idle_poll_s=1.0)
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with relay_running(relay):
         time.sleep(1.0)
         assert _listening_backends(engine) == 1
         with engine.connect() as connection:
@@ -185,9 +191,6 @@ def test_a_relay_whose_listening_connection_is_cut_polls_meanwhile_then_listens_
         while _listening_backends(engine) == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _listening_backends(engine) == 1
-    finally:
-        stop.set()
-        thread.join(5)
     assert len(read_topic(kafka_settings, scratch_topic, expected=1)) == 1
 
 

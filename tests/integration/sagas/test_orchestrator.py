@@ -29,6 +29,14 @@ from servicekit.migrations import upgrade
 pytestmark = pytest.mark.integration
 
 Answer = Callable[[Event], list[Event]]
+#: The commands of a checkout that goes through, each sent once, in order.
+HAPPY_COMMANDS = [
+    "ReserveStock",
+    "AuthorizePayment",
+    "CapturePayment",
+    "CommitStock",
+    "ApproveOrder",
+]
 
 
 def happy(command: Event) -> list[Event]:
@@ -168,13 +176,7 @@ def test_a_checkout_runs_every_step_in_order_and_completes(saga_app, shop_topics
     start_order(shop_topics, "order-happy")
 
     saga = wait_for_state(saga_app, "order-happy", {SagaState.COMPLETED})
-    assert participant.command_names("order-happy") == [
-        "ReserveStock",
-        "AuthorizePayment",
-        "CapturePayment",
-        "CommitStock",
-        "ApproveOrder",
-    ]
+    assert participant.command_names("order-happy") == HAPPY_COMMANDS
     assert participant.envelopes[("order-happy", "ApproveOrder")].correlation_id == saga.saga_id
     assert saga.data["payment_id"] == "p-1"
     assert [e.status for e in saga.log if e.step == "reserve_stock"] == [
@@ -240,13 +242,7 @@ def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, sho
     start_order(shop_topics, "order-noisy")
     saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
 
-    assert participant.command_names("order-noisy") == [
-        "ReserveStock",
-        "AuthorizePayment",
-        "CapturePayment",
-        "CommitStock",
-        "ApproveOrder",
-    ], "no step ran twice"
+    assert participant.command_names("order-noisy") == HAPPY_COMMANDS, "no step ran twice"
     deadline = time.monotonic() + 20
     while sum(e.status is StepStatus.REPLY_IGNORED for e in saga.log) < 6:
         assert time.monotonic() < deadline, [(e.step, e.status) for e in saga.log]
