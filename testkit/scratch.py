@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+import psycopg2.errors
 import sqlalchemy as sa
 
 from eventing.config import KafkaSettings
@@ -41,9 +43,28 @@ def scratch_database(pool_size: int = 10) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin: sa.Engine, name: str, patience_s: float = 10.0) -> None:
+    """Drop a database, ending whatever sessions are still in it.
+
+    An autovacuum worker in the database belongs to no role, so a role without
+    pg_signal_backend (the local stack grants it) may not end it: wait for the worker to finish.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            return
+        except sa.exc.ProgrammingError as error:
+            if not isinstance(error.orig, psycopg2.errors.InsufficientPrivilege):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @contextmanager

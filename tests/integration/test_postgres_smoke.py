@@ -37,3 +37,15 @@ def test_sqlalchemy_commits_and_rolls_back_in_each_service_database(database, un
         with engine.begin() as connection:
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
         engine.dispose()
+
+
+def test_the_app_role_may_end_an_autovacuum_worker_in_a_throwaway_database():
+    """Dropping a test database WITH (FORCE) ends every session in it, autovacuum's included;
+    those belong to no role, so only pg_signal_backend lets the app role end them."""
+    connection = psycopg2.connect(postgres_url("postgres"))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')")
+            assert cursor.fetchone() == (True,)
+    finally:
+        connection.close()
