@@ -12,7 +12,7 @@ from contextlib import ExitStack
 import pytest
 
 from testkit.shop import ShopOptions, run_shop
-from tests.e2e.test_checkout import (
+from tests.e2e.storefront import (
     assert_invariants,
     assert_stock_conserved,
     create_product,

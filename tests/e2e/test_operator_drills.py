@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from testkit.shop import REPO, ShopOptions, run_shop
-from tests.e2e.test_checkout import create_product, order, place_order, product, wait_terminal
+from tests.e2e.storefront import create_product, order, place_order, product, wait_terminal
 
 pytestmark = pytest.mark.e2e
 
