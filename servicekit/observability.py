@@ -15,6 +15,7 @@ import logging.config
 import os
 import sys
 import uuid
+from collections.abc import Mapping
 from importlib import import_module
 
 from opentelemetry import metrics, trace
@@ -25,6 +26,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pythonjsonlogger.json import JsonFormatter
 
+from eventing.tracing import context_from_headers
+
 _configured: set[str] = set()
 
 
@@ -34,11 +37,34 @@ class _TraceContextFilter(logging.Filter):
         self.service_name = service_name
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = trace.get_current_span().get_span_context()
         record.service = self.service_name
-        record.trace_id = f"{context.trace_id:032x}" if context.is_valid else None
-        record.span_id = f"{context.span_id:016x}" if context.is_valid else None
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id, record.span_id = _ids(context)
+        else:
+            record.trace_id = getattr(record, "trace_id", None)
+            record.span_id = getattr(record, "span_id", None)
         return True
+
+
+class AccessLineTraceFilter(logging.Filter):
+    """gunicorn writes a request's access line after the request's span has ended; the
+    response's `traceparent` header still names that span, so the line carries its ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args if isinstance(record.args, Mapping) else {}
+        traceparent = atoms.get("{traceparent}o")
+        if traceparent:
+            context = trace.get_current_span(
+                context_from_headers({"traceparent": traceparent})
+            ).get_span_context()
+            if context.is_valid:
+                record.trace_id, record.span_id = _ids(context)
+        return True
+
+
+def _ids(context: trace.SpanContext) -> tuple[str, str]:
+    return f"{context.trace_id:032x}", f"{context.span_id:016x}"
 
 
 NOISY_LOGGERS = ("kafka", "aiokafka", "urllib3", "elastic_transport")

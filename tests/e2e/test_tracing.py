@@ -192,3 +192,20 @@ def test_every_process_logs_one_json_object_per_line_naming_its_service(shop, in
     assert services >= CHECKOUT_SERVICES | {"search-indexer"}
     api_log = (shop.logs / "order_service-api.log").read_text()
     assert '"logger": "gunicorn.access"' in api_log and "POST /orders" in api_log
+
+
+def test_a_requests_access_line_carries_the_trace_of_its_response(shop):
+    response = requests.get(f"{shop.order_url}/orders/{new_sku()}", timeout=10)
+    assert response.status_code == 404
+    _, trace_id, span_id, _ = response.headers["traceparent"].split("-")
+    access_lines = []
+    deadline = time.monotonic() + 10
+    while not access_lines and time.monotonic() < deadline:
+        entries = map(json.loads, (shop.logs / "order_service-api.log").read_text().splitlines())
+        access_lines = [
+            e for e in entries if e["logger"] == "gunicorn.access" and e["trace_id"] == trace_id
+        ]
+        time.sleep(0.1)
+    assert len(access_lines) == 1, "one access line names the request's trace"
+    assert access_lines[0]["span_id"] == span_id
+    assert f"GET /orders/{response.url.rsplit('/', 1)[1]}" in access_lines[0]["message"]
