@@ -10,27 +10,22 @@ from importlib import import_module
 
 from eventing.config import KafkaSettings
 from eventing.registry import Decoded
-
-#: Consumer group -> the package whose worker consumes as that group.
-GROUPS = {
-    "order-service": "order_service",
-    "payment-service": "payment_service",
-    "inventory-service": "inventory_service",
-    "checkout-saga": "sagas",
-}
+from shopctl.workers import REPLAYABLE_GROUPS
 
 
 class UnknownGroup(LookupError):
     def __str__(self) -> str:
-        return f"no handler is known for group {self.args[0]!r}; known: {', '.join(GROUPS)}"
+        return (
+            f"no handler is known for group {self.args[0]!r}; known: {', '.join(REPLAYABLE_GROUPS)}"
+        )
 
 
 @contextmanager
 def group_handler(group: str, kafka: KafkaSettings) -> Iterator[Callable[[Decoded], None]]:
     """The group's handler, on its service's database, for the length of the block."""
-    if group not in GROUPS:
+    if group not in REPLAYABLE_GROUPS:
         raise UnknownGroup(group)
-    package = GROUPS[group]
+    package = REPLAYABLE_GROUPS[group]
     settings = import_module(f"{package}.config").load_settings()
     app = import_module(f"{package}.bootstrap").bootstrap(settings, kafka)
     try:

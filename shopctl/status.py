@@ -12,6 +12,7 @@ from eventing.config import KafkaSettings
 from eventing.kafka_admin import admin_client
 from eventing.operations import consumer_groups, group_lag, topic_extent
 from eventing.topics import DLQ_SUFFIX, all_topics
+from shopctl.workers import WORKERS
 
 HTTP_PARTS = {
     "order-service": os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8000") + "/readyz",
@@ -22,16 +23,6 @@ HTTP_PARTS = {
     "elasticsearch": os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
     + "/_cluster/health",
     "jaeger": os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686") + "/api/services",
-}
-
-
-#: The shop's Kafka workers, by the consumer group each joins while it runs.
-WORKER_GROUPS = {
-    "order-service worker": "order-service",
-    "inventory-service worker": "inventory-service",
-    "payment-service worker": "payment-service",
-    "saga orchestrator": "checkout-saga",
-    "search indexer": "search-indexer",
 }
 
 
@@ -83,9 +74,9 @@ def show(console: Console, settings: KafkaSettings) -> None:
         console.print(parts)
         return
     group_states = consumer_groups(settings)
-    for name, group in WORKER_GROUPS.items():
-        state = _worker_state(group_states.get(settings.qualify(group)))
-        parts.add_row(name, state, f"group {group}")
+    for worker in WORKERS:
+        state = _worker_state(group_states.get(settings.qualify(worker.group)))
+        parts.add_row(worker.label, state, f"group {worker.group}")
     console.print(parts)
 
     topics = Table(title="topics", title_justify="left")
