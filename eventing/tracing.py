@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -51,6 +52,12 @@ class ConsumedMessage:
     key: bytes | None
     headers: Mapping[str, str]
 
+    @cached_property
+    def sender(self) -> trace.SpanContext:
+        """The span that sent the message, from its trace headers (invalid if it had none);
+        read once, though both the batch's link and the message's own span need it."""
+        return trace.get_current_span(context_from_headers(self.headers)).get_span_context()
+
 
 def _processing(topic: str, group_id: str) -> dict[str, str | int]:
     return {
@@ -71,20 +78,12 @@ def process_attributes(message: ConsumedMessage, group_id: str) -> dict[str, str
     }
 
 
-def _remote_parent(headers: Mapping[str, str]) -> trace.SpanContext:
-    return trace.get_current_span(context_from_headers(headers)).get_span_context()
-
-
 @contextmanager
 def batch_process_span(
     topic: str, group_id: str, messages: Sequence[ConsumedMessage]
 ) -> Iterator[Span]:
     """The current span while a batch is processed, linked to the trace of every message."""
-    links = [
-        Link(parent)
-        for parent in (_remote_parent(message.headers) for message in messages)
-        if parent.is_valid
-    ]
+    links = [Link(message.sender) for message in messages if message.sender.is_valid]
     with tracer.start_as_current_span(
         f"{topic} process",
         kind=SpanKind.CONSUMER,
@@ -107,12 +106,11 @@ def record_processed_in_batch(
     """A span in the message's own trace for its part of a batch (from the batch's start to
     now), linked to the batch span; an error marks a message that was dead-lettered. Messages
     sent without trace context get none: the batch span alone covers them."""
-    parent = _remote_parent(message.headers)
-    if not parent.is_valid:
+    if not message.sender.is_valid:
         return
     span = tracer.start_span(
         f"{message.topic} process",
-        context=trace.set_span_in_context(trace.NonRecordingSpan(parent)),
+        context=trace.set_span_in_context(trace.NonRecordingSpan(message.sender)),
         kind=SpanKind.CONSUMER,
         links=[Link(batch.get_span_context())],
         start_time=started_ns,
