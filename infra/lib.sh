@@ -37,16 +37,27 @@ wait_until() {
 
 pid_file() { echo "$EVENTSHOP_RUN_DIR/$1.pid"; }
 
-# wait_healthy NAME SECONDS COMMAND...: poll COMMAND until it succeeds; give up early if NAME's
-# process died (its log says why) or after SECONDS.
+# wait_healthy NAME SECONDS COMMAND...: poll COMMAND until it succeeds, for as long as NAME's
+# process is alive, up to SECONDS. Gives up at once if the process dies (its log says why), and
+# every 15 s says what it is still waiting for, with the newest line of the process's log: a
+# first start on a cold 2-core machine can take minutes, and silence looks like a hang.
 wait_healthy() {
   local name="$1" timeout="$2"; shift 2
-  local deadline=$((SECONDS + timeout))
+  local started=$SECONDS next_report=$((SECONDS + 15))
   until "$@" >/dev/null 2>&1; do
     is_running "$name" || fail_with_log "$name" "$name exited during start-up"
-    ((SECONDS < deadline)) || fail_with_log "$name" "$name was not healthy within ${timeout}s"
+    ((SECONDS - started < timeout)) || fail_with_log "$name" "$name was not healthy within ${timeout}s"
+    if ((SECONDS >= next_report)); then
+      log "still waiting for $name ($((SECONDS - started))s of ${timeout}s); its log: $(last_log_line "$name")"
+      next_report=$((SECONDS + 15))
+    fi
     sleep 0.5
   done
+}
+
+# last_log_line NAME: the newest line of NAME's log, cut to 160 characters.
+last_log_line() {
+  tail -n 1 "$EVENTSHOP_LOG_DIR/$1.log" 2>/dev/null | cut -c1-160
 }
 
 # is_running NAME: the process recorded in NAME's pid file is alive.

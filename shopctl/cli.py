@@ -77,6 +77,34 @@ def status() -> None:
 
 
 @cli.command()
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="a consumer group to wait for (repeatable); default: every worker's group",
+)
+@click.option("--timeout", default=180.0, show_default=True, help="seconds to wait at most")
+def wait(groups: tuple[str, ...], timeout: float) -> None:
+    """Wait until the shop's workers have joined their consumer groups (each group STABLE).
+
+    Exits 0 once they have, or 1 naming the groups still awaited.
+
+    \b
+    Example (in a script, before the first checkout):
+      shopctl wait --timeout 120
+    """
+    from shopctl.readiness import GroupsNotReady, wait_for_groups
+    from shopctl.workers import WORKERS
+
+    awaited = list(groups) or [worker.group for worker in WORKERS]
+    try:
+        wait_for_groups(kafka(), awaited, timeout_s=timeout)
+    except GroupsNotReady as error:
+        raise ShopctlError(str(error)) from None
+    console.print(f"ready: {', '.join(awaited)}")
+
+
+@cli.command()
 @click.option("--topic", required=True, help="the topic to replay, e.g. inventory.products")
 @click.option("--group", required=True, help="the consumer group to replay into")
 @click.option("--from-offset", type=int, help="replay from this offset in every partition")
