@@ -391,6 +391,15 @@ def read_dead_letters(
         consumer.close()
 
 
+def redriven_copy(letter: DeadLetter) -> OutgoingMessage:
+    """The letter as it goes back to its original topic: its key, value and headers, the
+    attempt count kept, and where it was redriven from."""
+    headers = {k: v for k, v in letter.headers.items() if not k.startswith("dlq.")}
+    headers["dlq.attempts"] = letter.headers.get("dlq.attempts", "0")
+    headers["dlq.redriven.from"] = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+    return OutgoingMessage(letter.original_topic, letter.key or b"", letter.value or b"", headers)
+
+
 def redrive(
     settings: KafkaSettings, topic: str, on_each: Callable[[DeadLetter], None] | None = None
 ) -> int:
@@ -399,16 +408,7 @@ def redrive(
     publisher = KafkaPublisher(settings)
     count = 0
     for letter, _ in read_dead_letters(settings, topic, group=REDRIVE_GROUP):
-        headers = {k: v for k, v in letter.headers.items() if not k.startswith("dlq.")}
-        headers["dlq.attempts"] = letter.headers.get("dlq.attempts", "0")
-        headers["dlq.redriven.from"] = f"{letter.topic}[{letter.partition}]@{letter.offset}"
-        publisher.publish(
-            [
-                OutgoingMessage(
-                    letter.original_topic, letter.key or b"", letter.value or b"", headers
-                )
-            ]
-        )
+        publisher.publish([redriven_copy(letter)])
         count += 1
         if on_each:
             on_each(letter)

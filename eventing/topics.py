@@ -10,6 +10,8 @@ Retention choices:
 - The other event and command topics keep 14 days, long enough to replay into a database
   restored from a recent backup.
 - Dead-letter topics keep 30 days: long enough for an operator to inspect and redrive.
+- `operator.audit` records what operators did (saga retries, redrives, discards) from `shopctl`
+  or the console: one partition, so it reads in the order it happened; kept for a year.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ PAYMENT_COMMANDS = "payment.commands"
 ORDERS = "orders.orders"
 ORDER_COMMANDS = "orders.commands"
 SAGA_PROGRESS = "sagas.progress"
+OPERATOR_AUDIT = "operator.audit"
 
 _PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     _compacted(PRODUCTS),
@@ -75,12 +78,20 @@ def dead_letter_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
+#: Topics no consumer group processes, so without a dead-letter topic.
+_RECORD_TOPICS: tuple[TopicSpec, ...] = (_events(OPERATOR_AUDIT, days=365, partitions=1),)
+
+
+def record_topics() -> tuple[TopicSpec, ...]:
+    return _RECORD_TOPICS
+
+
 def all_topics() -> tuple[TopicSpec, ...]:
-    """The primary topics followed by one dead-letter topic for each."""
+    """The primary topics followed by one dead-letter topic for each, then the records."""
     dead_letters = tuple(
         _events(dead_letter_topic(spec.name), days=30, partitions=1) for spec in _PRIMARY_TOPICS
     )
-    return _PRIMARY_TOPICS + dead_letters
+    return _PRIMARY_TOPICS + dead_letters + _RECORD_TOPICS
 
 
 def main(argv: list[str] | None = None) -> int:

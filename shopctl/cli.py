@@ -5,7 +5,6 @@ Every command talks to the real stack, and on failure exits non-zero with one re
 
 from __future__ import annotations
 
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -18,8 +17,6 @@ from eventing.errors import EventingError
 
 # Piped output (grep, a file) gets wide rows instead of wrapped cells.
 console = Console() if sys.stdout.isatty() else Console(width=240)
-DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class ShopctlError(Exception):
@@ -27,10 +24,13 @@ class ShopctlError(Exception):
 
 
 def parse_duration(text: str) -> timedelta:
-    match = DURATION.match(text.strip())
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 10m, 2h or 1d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    from shopctl.sagas import SagaOperationFailed
+    from shopctl.sagas import parse_duration as parse
+
+    try:
+        return parse(text)
+    except SagaOperationFailed as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def parse_time(text: str) -> datetime:
@@ -205,26 +205,56 @@ def sagas() -> None:
     """List, inspect and retry sagas."""
 
 
+def saga_filter_options(command):
+    """--type, --state, --older-than, --order and --customer: the filter every saga command
+    shares with the console's saga list."""
+    for option in reversed(
+        [
+            click.option("--type", "saga_type", help="checkout or cancellation"),
+            click.option(
+                "--state",
+                help="RUNNING, COMPENSATING, ABORTING, COMPLETED, ABORTED, COMPENSATION_FAILED",
+            ),
+            click.option(
+                "--older-than", type=parse_duration, help="not changed for this long, e.g. 10m"
+            ),
+            click.option("--order", "order_id", help="the order id (the saga's key)"),
+            click.option("--customer", "customer_id", help="the ordering customer's id"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def saga_filter(saga_type, state, older_than, order_id, customer_id):
+    from shopctl.sagas import SagaFilter
+
+    return SagaFilter(saga_type, state, older_than, order_id, customer_id)
+
+
 @sagas.command("list")
-@click.option(
-    "--state", help="RUNNING, COMPENSATING, ABORTING, COMPLETED, ABORTED, COMPENSATION_FAILED"
-)
-@click.option("--older-than", type=parse_duration, help="not changed for this long, e.g. 10m")
+@saga_filter_options
 @click.option("--limit", type=int, default=50, show_default=True)
-def sagas_list(state, older_than, limit) -> None:
+@click.option("--offset", type=int, default=0, help="skip this many (the next page)")
+def sagas_list(saga_type, state, older_than, order_id, customer_id, limit, offset) -> None:
     """Sagas, newest change first.
 
     \b
     Example:
       shopctl sagas list --state RUNNING --older-than 5m
+      shopctl sagas list --customer alice --type checkout
     """
     from shopctl import sagas as sagas_module
 
-    rows = sagas_module.list_sagas(state=state, older_than=older_than, limit=limit)
+    page = sagas_module.list_sagas(
+        saga_filter(saga_type, state, older_than, order_id, customer_id),
+        limit=limit,
+        offset=offset,
+    )
     view = table("saga id", "type", "key", "state", "step", "reason", "updated")
-    for row in rows:
+    for row in page.rows:
         view.add_row(
-            str(row.saga_id),
+            row.saga_id,
             row.saga_type,
             row.saga_key,
             row.state,
@@ -233,19 +263,21 @@ def sagas_list(state, older_than, limit) -> None:
             row.updated_at.isoformat(timespec="seconds"),
         )
     console.print(view)
-    console.print(f"{len(rows)} saga(s)")
+    shown = f"{offset + 1}-{offset + len(page.rows)} of " if page.rows else ""
+    console.print(f"{shown}{page.total} saga(s)")
 
 
 @sagas.command("show")
 @click.argument("saga_id")
 def sagas_show(saga_id) -> None:
-    """One saga with its step log.
+    """One saga: its definition's steps (done, in flight, to come), compensations, step log.
 
     \b
     Example:
       shopctl sagas show 3f1c2a9e-6d0b-4c1e-9d43-0c5c2f1b7a10
     """
     from shopctl import sagas as sagas_module
+    from shopctl.timeline import build_timeline
 
     instance = sagas_module.show(saga_id)
     console.print(
@@ -253,7 +285,23 @@ def sagas_show(saga_id) -> None:
         f"[bold]{instance.state}[/] (step {instance.current_step or '-'}, "
         f"reason {instance.failure_reason or '-'})"
     )
-    view = table("at", "step", "status", "detail")
+    timeline = build_timeline(sagas_module.definition(instance.saga_type), instance)
+    steps = table("step", "phase", "started", "took", "deadline", "attempts", title="steps")
+    sections = [("", timeline.steps), ("undo ", timeline.compensations)]
+    if timeline.on_abort:
+        sections.append(("on abort ", (timeline.on_abort,)))
+    for prefix, entries in sections:
+        for entry in entries:
+            steps.add_row(
+                prefix + entry.name,
+                entry.phase.value,
+                entry.started_at.isoformat(timespec="milliseconds") if entry.started_at else "-",
+                f"{entry.duration.total_seconds() * 1000:.0f} ms" if entry.duration else "-",
+                entry.deadline.isoformat(timespec="seconds") if entry.deadline else "-",
+                str(entry.attempts or "-"),
+            )
+    console.print(steps)
+    view = table("at", "step", "status", "detail", title="step log")
     for entry in instance.log:
         view.add_row(
             entry.at.isoformat(timespec="milliseconds"), entry.step, entry.status, entry.detail
@@ -262,18 +310,51 @@ def sagas_show(saga_id) -> None:
 
 
 @sagas.command("retry")
-@click.argument("saga_id")
-def sagas_retry(saga_id) -> None:
-    """Send a stuck or compensation-failed saga's awaited command again.
+@click.argument("saga_id", required=False)
+@saga_filter_options
+@click.option("--dry-run", is_flag=True, help="say which sagas would be retried, change nothing")
+@click.option("--yes", is_flag=True, help="retry every match without asking")
+def sagas_retry(saga_id, saga_type, state, older_than, order_id, customer_id, dry_run, yes) -> None:
+    """Send a stuck or parked saga's awaited command again: one saga by id, or every saga in a
+    retriable state (RUNNING, COMPENSATING, ABORTING, COMPENSATION_FAILED) a filter matches.
+
+    Each retry is recorded in the audit log (as SHOPCTL_OPERATOR, else user@host).
 
     \b
     Example:
       shopctl sagas retry 3f1c2a9e-6d0b-4c1e-9d43-0c5c2f1b7a10
+      shopctl sagas retry --state COMPENSATION_FAILED --dry-run
+      shopctl sagas retry --state RUNNING --older-than 10m --yes
     """
     from shopctl import sagas as sagas_module
+    from shopctl.audit import cli_actor
 
-    instance = sagas_module.retry(saga_id)
-    console.print(f"saga {instance.saga_id} is {instance.state}: resent {instance.current_step}")
+    chosen = saga_filter(saga_type, state, older_than, order_id, customer_id)
+    if saga_id:
+        if chosen.describe() != "all sagas" or dry_run:
+            raise ShopctlError("give a saga id or a filter (with --dry-run), not both")
+        instance = sagas_module.retry(saga_id, actor=cli_actor())
+        console.print(
+            f"saga {instance.saga_id} is {instance.state}: resent {instance.current_step}"
+        )
+        return
+    if chosen.describe() == "all sagas":
+        raise ShopctlError("give a saga id or at least one of --type, --state, --older-than, …")
+    plan = sagas_module.retry_matching(chosen, actor=cli_actor(), dry_run=True)
+    for row in plan.matched:
+        console.print(f"{row.saga_id}  {row.saga_type}  {row.saga_key}  {row.state}")
+    if dry_run:
+        console.print(f"dry run: {len(plan.matched)} saga(s) would be retried")
+        return
+    if not plan.matched:
+        console.print(f"no retriable saga matches {chosen.describe()}")
+        return
+    if not yes:
+        click.confirm(f"retry these {len(plan.matched)} saga(s)?", abort=True)
+    report = sagas_module.retry_matching(chosen, actor=cli_actor(), expected=len(plan.matched))
+    for failed, why in sorted(report.failed.items()):
+        console.print(f"[yellow]not retried[/] {failed}: {why}")
+    console.print(f"retried {len(report.retried)} of {len(report.matched)} saga(s)")
 
 
 @cli.group()
@@ -381,27 +462,68 @@ def dlq_show(topic, position) -> None:
 
 @dlq.command("redrive")
 @click.option("--topic", required=True, help="the dead-letter topic to redrive")
-def dlq_redrive(topic) -> None:
+@click.option(
+    "--at", "positions", multiple=True, metavar="PARTITION@OFFSET", help="one letter (repeatable)"
+)
+@click.option("--key", "keys", multiple=True, help="the letters of this message key (repeatable)")
+@click.option("--reason", help="every letter of this reason, as `dlq list --topic` shows it")
+def dlq_redrive(topic, positions, keys, reason) -> None:
     """Send dead letters back to their original topic, keeping their attempt count.
 
-    Each letter is redriven once (a consumer group remembers where redriving stopped); the
-    consumers' inboxes make a letter that was in fact applied a no-op.
+    Without a selection, each letter not yet redriven is redriven once (a consumer group
+    remembers where redriving stopped); with --at, --key or --reason, the letters selected.
+    The consumers' inboxes make a letter that was in fact applied a no-op. Recorded in the
+    audit log.
 
     \b
     Example (after fixing what poisoned them):
       shopctl dlq redrive --topic inventory.commands.dlq
+      shopctl dlq redrive --topic inventory.commands.dlq --at 0@12 --at 0@14
+      shopctl dlq redrive --topic orders.commands.dlq --reason "ValidationError: ..."
     """
     from rich.progress import Progress
 
-    from eventing.operations import redrive
+    from shopctl import dead_letters
+    from shopctl.audit import cli_actor
 
     settings = kafka()
+    if positions or keys or reason:
+        chosen = dead_letters.redrive_selected(
+            settings, topic, actor=cli_actor(), positions=positions, keys=keys, reason=reason
+        )
+        for letter in chosen:
+            console.print(f"redrove {dead_letters.position(letter)} to {letter.original_topic}")
+        console.print(f"redrove {len(chosen)} dead letter(s) from {topic}")
+        return
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("redriving", total=None)
-        count = redrive(
-            settings, settings.qualify(topic), on_each=lambda _letter: progress.advance(task)
+        count = dead_letters.redrive_unredriven(
+            settings, topic, actor=cli_actor(), on_each=lambda _letter: progress.advance(task)
         )
     console.print(f"redrove {count} dead letter(s) from {topic}")
+
+
+@cli.command("audit")
+@click.option("--limit", type=int, default=50, show_default=True)
+def audit_log(limit) -> None:
+    """What operators did (saga retries, redrives), newest first, from shopctl or the console.
+
+    \b
+    Example:
+      shopctl audit --limit 20
+    """
+    from shopctl.audit import recent
+
+    view = table("at", "who", "action", "target", "detail")
+    for entry in recent(kafka(), limit):
+        view.add_row(
+            entry.at.isoformat(timespec="seconds"),
+            entry.actor,
+            entry.action,
+            entry.target,
+            entry.detail,
+        )
+    console.print(view)
 
 
 def main() -> None:

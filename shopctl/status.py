@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import requests
 from rich.console import Console
@@ -10,7 +13,7 @@ from rich.table import Table
 
 from eventing.config import KafkaSettings
 from eventing.kafka_admin import admin_client
-from eventing.operations import consumer_groups, group_lag, topic_extent
+from eventing.operations import OperationRefused, consumer_groups, group_lag, topic_extent
 from eventing.topics import DLQ_SUFFIX, all_topics
 from shopctl.workers import WORKERS
 
@@ -26,98 +29,228 @@ HTTP_PARTS = {
 }
 
 
-def _worker_state(group_state: str | None) -> str:
+@dataclass(frozen=True)
+class PartState:
+    name: str
+    state: str
+    """up, down, starting (a worker's group rebalancing), or an HTTP status code."""
+    where: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    written: int
+    retained: int
+    missing: bool = False
+
+    @property
+    def is_dead_letter(self) -> bool:
+        return self.name.endswith(DLQ_SUFFIX)
+
+
+@dataclass(frozen=True)
+class GroupState:
+    group: str
+    state: str
+    lag_per_topic: dict[str, int]
+
+    @property
+    def lag(self) -> int:
+        return sum(self.lag_per_topic.values())
+
+
+@dataclass(frozen=True)
+class ShopStatus:
+    """What `shopctl status` prints and the console's overview draws."""
+
+    parts: list[PartState]
+    topics: list[TopicState] = field(default_factory=list)
+    groups: list[GroupState] = field(default_factory=list)
+    sagas_by_state: dict[str, int] = field(default_factory=dict)
+
+
+def _worker_state(group_state: str | None) -> tuple[str, str]:
     """A worker is up while its consumer group has members (any state but EMPTY or DEAD)."""
     if group_state is None:
-        return "[red]down[/] (never joined)"
+        return "down", "never joined"
     if group_state in ("EMPTY", "DEAD"):
-        return "[red]down[/]"
-    return "[green]up[/]" if group_state == "STABLE" else f"[yellow]{group_state.lower()}[/]"
+        return "down", ""
+    return ("up", "") if group_state == "STABLE" else (group_state.lower(), "")
 
 
 def _http_state(url: str) -> str:
     try:
         response = requests.get(url, timeout=2)
     except requests.RequestException:
-        return "[red]down[/]"
-    return "[green]up[/]" if response.ok else f"[yellow]{response.status_code}[/]"
+        return "down"
+    return "up" if response.ok else str(response.status_code)
 
 
-def _postgres_state() -> str:
+def _postgres_state() -> tuple[str, str]:
     from shopctl.sagas import counts_by_state
 
     try:
         counts_by_state()
     except Exception as error:
-        return f"[red]down[/] ({type(error).__name__})"
-    return "[green]up[/]"
+        return "down", type(error).__name__
+    return "up", ""
 
 
-def show(console: Console, settings: KafkaSettings) -> None:
-    parts = Table(title="stack and services", title_justify="left")
-    parts.add_column("part")
-    parts.add_column("state")
-    parts.add_column("where")
+#: Groups of short-lived readers (peeks, replays, benchmarks), left out of the lag table.
+_TRANSIENT_GROUPS = ("shopctl-peek-", "reader-", "read-range-", "bench-")
+
+
+def collect(settings: KafkaSettings, endpoints: Mapping[str, str] = HTTP_PARTS) -> ShopStatus:
+    """Every part's state, the topics' extents, each consumer group's lag, sagas by state."""
     admin = admin_client(settings)
     try:
         admin.list_topics(timeout=3)
         kafka_up = True
     except Exception:
         kafka_up = False
-    parts.add_row(
-        "kafka", "[green]up[/]" if kafka_up else "[red]down[/]", settings.bootstrap_servers
-    )
-    parts.add_row("postgresql", _postgres_state(), "sagas database")
-    for name, url in HTTP_PARTS.items():
-        parts.add_row(name, _http_state(url), url)
+    parts = [PartState("kafka", "up" if kafka_up else "down", settings.bootstrap_servers)]
+    postgres, why = _postgres_state()
+    parts.append(PartState("postgresql", postgres, "sagas database", why))
+    parts.extend(PartState(name, _http_state(url), url) for name, url in endpoints.items())
     if not kafka_up:
-        console.print(parts)
-        return
+        return ShopStatus(parts)
     group_states = consumer_groups(settings)
     for worker in WORKERS:
-        state = _worker_state(group_states.get(settings.qualify(worker.group)))
-        parts.add_row(worker.label, state, f"group {worker.group}")
+        state, detail = _worker_state(group_states.get(settings.qualify(worker.group)))
+        parts.append(PartState(worker.label, state, f"group {worker.group}", detail))
+    topics = []
+    for spec in all_topics():
+        name = settings.qualify(spec.name)
+        try:
+            extent = topic_extent(admin, name)
+        except OperationRefused:  # not created yet (python -m eventing.topics create)
+            topics.append(TopicState(name, 0, 0, 0, missing=True))
+            continue
+        topics.append(TopicState(name, len(extent.latest), extent.written, extent.retained))
+    groups = []
+    for group, state in sorted(group_states.items()):
+        if group.startswith(_TRANSIENT_GROUPS) or not group.startswith(settings.topic_namespace):
+            continue
+        per_topic: dict[str, int] = {}
+        for lag in group_lag(settings, group):
+            per_topic[lag.topic] = per_topic.get(lag.topic, 0) + lag.lag
+        groups.append(GroupState(group, state, per_topic))
+    from shopctl.sagas import counts_by_state
+
+    return ShopStatus(parts, topics, groups, counts_by_state() if postgres == "up" else {})
+
+
+_COLOURS = {"up": "green", "down": "red"}
+
+
+def _coloured(state: str, detail: str = "") -> str:
+    text = f"[{_COLOURS.get(state, 'yellow')}]{state}[/]"
+    return f"{text} ({detail})" if detail else text
+
+
+def show(console: Console, settings: KafkaSettings) -> None:
+    status = collect(settings)
+    parts = Table(title="stack and services", title_justify="left")
+    parts.add_column("part")
+    parts.add_column("state")
+    parts.add_column("where")
+    for part in status.parts:
+        parts.add_row(part.name, _coloured(part.state, part.detail), part.where)
     console.print(parts)
+    if not status.topics:
+        return
 
     topics = Table(title="topics", title_justify="left")
     for column in ("topic", "partitions", "end offsets (sum)", "retained messages"):
         topics.add_column(column)
-    for spec in all_topics():
-        name = settings.qualify(spec.name)
-        extent = topic_extent(admin, name)
-        retained = extent.retained
-        style = "red" if name.endswith(DLQ_SUFFIX) and retained else ""
-        topics.add_row(
-            name,
-            str(len(extent.latest)),
-            str(extent.written),
-            f"[{style}]{retained}[/]" if style else str(retained),
-        )
+    for topic in status.topics:
+        retained = str(topic.retained)
+        if topic.is_dead_letter and topic.retained:
+            retained = f"[red]{retained}[/]"
+        if topic.missing:
+            retained = "[red]missing[/]"
+        topics.add_row(topic.name, str(topic.partitions), str(topic.written), retained)
     console.print(topics)
 
     groups = Table(title="consumer groups", title_justify="left")
     for column in ("group", "state", "lag", "per topic"):
         groups.add_column(column)
-    for group, state in sorted(group_states.items()):
-        if group.startswith(("shopctl-peek-", "reader-", "bench-")):
-            continue
-        lags = group_lag(settings, group)
-        per_topic: dict[str, int] = {}
-        for lag in lags:
-            per_topic[lag.topic] = per_topic.get(lag.topic, 0) + lag.lag
+    for group in status.groups:
         groups.add_row(
-            group,
-            state,
-            str(sum(per_topic.values())),
-            ", ".join(f"{t}={n}" for t, n in sorted(per_topic.items())),
+            group.group,
+            group.state,
+            str(group.lag),
+            ", ".join(f"{t}={n}" for t, n in sorted(group.lag_per_topic.items())),
         )
     console.print(groups)
 
-    from shopctl.sagas import counts_by_state
+    now = datetime.now(UTC)
+    outboxes = Table(title="outbox backlog", title_justify="left")
+    for column in ("service", "unpublished", "oldest"):
+        outboxes.add_column(column)
+    for backlog in outbox_backlogs():
+        age = backlog.oldest_age(now)
+        outboxes.add_row(
+            backlog.service,
+            "[yellow]?[/]" if backlog.unpublished is None else str(backlog.unpublished),
+            backlog.error or (f"{age.total_seconds():.1f}s ago" if age else "-"),
+        )
+    console.print(outboxes)
 
     sagas = Table(title="sagas by state", title_justify="left")
     sagas.add_column("state")
     sagas.add_column("count")
-    for state, count in sorted(counts_by_state().items()):
+    for state, count in sorted(status.sagas_by_state.items()):
         sagas.add_row(state, str(count))
     console.print(sagas)
+
+
+#: Service -> the package owning its database (and so its outbox table and settings).
+OUTBOX_OWNERS = {
+    "order-service": "order_service",
+    "inventory-service": "inventory_service",
+    "payment-service": "payment_service",
+    "checkout-saga": "sagas",
+}
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    service: str
+    unpublished: int | None
+    """None when its database did not answer (then `error` says why)."""
+    oldest: datetime | None = None
+    error: str = ""
+
+    def oldest_age(self, now: datetime) -> timedelta | None:
+        return now - self.oldest if self.oldest else None
+
+
+def outbox_backlogs() -> list[OutboxBacklog]:
+    """Per service: how many outbox rows wait for a relay, and since when the oldest."""
+    from importlib import import_module
+
+    from sqlalchemy import create_engine, func, pool, select
+
+    backlogs = []
+    for service, package in OUTBOX_OWNERS.items():
+        table = import_module(f"{package}.orm").outbox
+        url = import_module(f"{package}.config").load_settings().database_url
+        engine = create_engine(url, poolclass=pool.NullPool, connect_args={"connect_timeout": 3})
+        try:
+            with engine.connect() as connection:
+                count, oldest = connection.execute(
+                    select(func.count(), func.min(table.c.created_at)).where(
+                        table.c.published_at.is_(None)
+                    )
+                ).one()
+            backlogs.append(OutboxBacklog(service, count, oldest))
+        except Exception as error:
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            backlogs.append(OutboxBacklog(service, None, error=reason[:160]))
+        finally:
+            engine.dispose()
+    return backlogs

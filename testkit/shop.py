@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from eventing.config import KafkaSettings
-from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics
+from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics, record_topics
 from testkit.scratch import scratch_database, scratch_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,8 +172,11 @@ def process_names(workers: int = 1) -> list[str]:
 def _topics(partitions: int | None) -> list[TopicSpec]:
     if partitions is None:
         return list(all_topics())
+    unchanged = {spec.name for spec in record_topics()}
     return [
-        spec if spec.name.endswith(DLQ_SUFFIX) else replace(spec, partitions=partitions)
+        spec
+        if spec.name.endswith(DLQ_SUFFIX) or spec.name in unchanged
+        else replace(spec, partitions=partitions)
         for spec in all_topics()
     ]
 

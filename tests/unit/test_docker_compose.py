@@ -122,7 +122,7 @@ def local_processes() -> dict[str, str]:
 
 def test_every_shop_process_runs_with_the_same_command():
     processes = local_processes()
-    assert len(processes) == 9
+    assert len(processes) == 10
     for name, arguments in processes.items():
         assert COMPOSE[name]["command"] == ["python", "-m", *arguments.split()], name
 
@@ -141,6 +141,7 @@ def test_every_shop_process_runs_with_the_same_command():
         ("inventory-api", "8001"),
         ("payment-api", "8002"),
         ("search-api", "8003"),
+        ("console", "8004"),
     ],
 )
 def test_each_port_is_published_on_loopback_at_the_local_default(service, port):

@@ -1,0 +1,53 @@
+"""Reads of the services' databases where their APIs offer nothing to an operator (a stock
+reservation), through the service's own table definitions and settings. Read only: the console
+writes nothing to a database except through the operations it shares with `shopctl`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import Engine, create_engine, select
+
+from inventory_service import orm as inventory_orm
+from inventory_service.config import load_settings as inventory_settings
+
+
+@dataclass(frozen=True)
+class Reservation:
+    order_id: str
+    status: str
+    items: list[dict]
+    failure_reason: str | None
+    failed_skus: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+@cache
+def _inventory() -> Engine:
+    return create_engine(
+        inventory_settings().database_url,
+        pool_size=2,
+        max_overflow=2,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5, "options": "-c default_transaction_read_only=on"},
+    )
+
+
+def reservation_of(order_id: str) -> Reservation | None:
+    table = inventory_orm.reservations
+    with _inventory().connect() as connection:
+        row = connection.execute(select(table).where(table.c.order_id == order_id)).first()
+    if row is None:
+        return None
+    return Reservation(
+        row.order_id,
+        row.status,
+        list(row.items),
+        row.failure_reason,
+        list(row.failed_skus),
+        row.created_at,
+        row.updated_at,
+    )

@@ -1,0 +1,79 @@
+"""The operators' audit log: who did what to the shop, and when, from `shopctl` or the console.
+
+Every operator action (a saga retry, a redrive, a discard) is recorded by the shared operation
+itself, after it took effect, on the one-partition topic `operator.audit`: the console and the
+CLI cannot disagree about what is recorded, and the log reads back in the order it happened.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka.admin import OffsetSpec
+
+from eventing.config import KafkaSettings
+from eventing.kafka_admin import admin_client
+from eventing.operations import offsets, read_range
+from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.topics import OPERATOR_AUDIT
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    """`console:<name the operator logged in with>` or `shopctl:<user>@<host>`."""
+    action: str
+    """e.g. `saga.retry`, `sagas.retry-matching`, `dlq.redrive`, `dlq.discard`."""
+    target: str
+    detail: str = ""
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self) | {"at": self.at.isoformat()}).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> AuditEntry:
+        fields = json.loads(raw)
+        return cls(**(fields | {"at": datetime.fromisoformat(fields["at"])}))
+
+
+def cli_actor() -> str:
+    """Who runs shopctl: `SHOPCTL_OPERATOR` when set, else the login user and host."""
+    return "shopctl:" + (
+        os.environ.get("SHOPCTL_OPERATOR") or f"{getpass.getuser()}@{socket.gethostname()}"
+    )
+
+
+def record(
+    settings: KafkaSettings, actor: str, action: str, target: str, detail: str = ""
+) -> AuditEntry:
+    """Append an entry (acknowledged by the broker before this returns)."""
+    entry = AuditEntry(datetime.now(UTC), actor, action, target, detail)
+    publisher = KafkaPublisher(settings)
+    try:
+        publisher.publish(
+            [OutgoingMessage(settings.qualify(OPERATOR_AUDIT), target.encode(), entry.to_json())]
+        )
+    finally:
+        publisher.close()
+    return entry
+
+
+def recent(settings: KafkaSettings, limit: int = 100) -> list[AuditEntry]:
+    """The newest `limit` entries, newest first."""
+    topic = settings.qualify(OPERATOR_AUDIT)
+    admin = admin_client(settings)
+    ends = offsets(admin, topic, OffsetSpec.latest())
+    earliest = offsets(admin, topic, OffsetSpec.earliest())
+    starts = {p: max(earliest.get(p, 0), end - limit) for p, end in ends.items()}
+    entries = [
+        AuditEntry.from_json(message.value())
+        for batch in read_range(settings, topic, starts, ends)
+        for message in batch
+    ]
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)[:limit]

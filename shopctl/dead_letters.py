@@ -1,0 +1,146 @@
+"""Dead-letter operations shared by `shopctl dlq` and the console: the topics and their sizes,
+one topic's letters grouped by reason, one letter, and redriving (every letter not yet
+redriven, the selected ones, or all of a reason), each redrive recorded in the audit log.
+
+A letter redriven twice (selected, then again with the rest) is still applied once: the
+consumer's inbox knows its event id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from eventing.config import KafkaSettings
+from eventing.errors import EventingError
+from eventing.kafka_admin import admin_client
+from eventing.operations import (
+    DeadLetter,
+    dead_letter_topics,
+    read_dead_letters,
+    redrive,
+    redriven_copy,
+    topic_extent,
+)
+from eventing.producer import KafkaPublisher
+from shopctl import audit
+
+
+class DeadLetterOperationFailed(EventingError):
+    """A dead-letter operation refused or failed: the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class DeadLetterTopic:
+    name: str
+    """Qualified (with the shop's topic namespace)."""
+    letters: int
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    reason: str
+    letters: list[DeadLetter]
+
+
+def position(letter: DeadLetter) -> str:
+    return f"{letter.partition}@{letter.offset}"
+
+
+def parse_position(text: str) -> tuple[int, int]:
+    try:
+        partition, offset = (int(part) for part in text.strip().split("@"))
+    except ValueError:
+        raise DeadLetterOperationFailed(f"{text!r} is not PARTITION@OFFSET") from None
+    return partition, offset
+
+
+def topics(settings: KafkaSettings) -> list[DeadLetterTopic]:
+    admin = admin_client(settings)
+    return [
+        DeadLetterTopic(name, topic_extent(admin, name).retained)
+        for name in dead_letter_topics(settings)
+    ]
+
+
+def _qualified(settings: KafkaSettings, topic: str) -> str:
+    """A dead-letter topic of this shop, named with or without its namespace."""
+    known = dead_letter_topics(settings)
+    for candidate in (topic, settings.qualify(topic)):
+        if candidate in known:
+            return candidate
+    raise DeadLetterOperationFailed(f"no dead-letter topic {topic}")
+
+
+def letters(settings: KafkaSettings, topic: str) -> list[DeadLetter]:
+    return [letter for letter, _ in read_dead_letters(settings, _qualified(settings, topic))]
+
+
+def by_reason(found: Iterable[DeadLetter]) -> list[ReasonGroup]:
+    """Letters grouped by why they failed, the largest group first."""
+    groups: dict[str, list[DeadLetter]] = {}
+    for letter in found:
+        groups.setdefault(letter.reason, []).append(letter)
+    return [
+        ReasonGroup(reason, grouped)
+        for reason, grouped in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+
+
+def letter(settings: KafkaSettings, topic: str, at: str) -> DeadLetter:
+    partition, offset = parse_position(at)
+    for found in letters(settings, topic):
+        if (found.partition, found.offset) == (partition, offset):
+            return found
+    raise DeadLetterOperationFailed(f"no dead letter at {at} in {topic}")
+
+
+def redrive_unredriven(
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    actor: str,
+    on_each: Callable[[DeadLetter], None] | None = None,
+) -> int:
+    """Every letter of the topic not yet redriven this way (a consumer group remembers)."""
+    qualified = _qualified(settings, topic)
+    count = redrive(settings, qualified, on_each=on_each)
+    audit.record(settings, actor, "dlq.redrive", qualified, f"{count} letter(s) not yet redriven")
+    return count
+
+
+def redrive_selected(
+    settings: KafkaSettings,
+    topic: str,
+    *,
+    actor: str,
+    positions: Iterable[str] = (),
+    keys: Iterable[str] = (),
+    reason: str | None = None,
+) -> list[DeadLetter]:
+    """The letters at the given positions, with the given keys, or of the given reason (any of
+    them matching), each back to its original topic. Refuses when none matches."""
+    wanted = {parse_position(at) for at in positions}
+    wanted_keys = {key.encode() for key in keys}
+    chosen = [
+        found
+        for found in letters(settings, topic)
+        if (found.partition, found.offset) in wanted
+        or (found.key or b"") in wanted_keys
+        or (reason is not None and found.reason == reason)
+    ]
+    if not chosen:
+        raise DeadLetterOperationFailed(f"no dead letter in {topic} matches the selection")
+    publisher = KafkaPublisher(settings)
+    try:
+        publisher.publish([redriven_copy(found) for found in chosen])
+    finally:
+        publisher.close()
+    audit.record(
+        settings,
+        actor,
+        "dlq.redrive",
+        _qualified(settings, topic),
+        f"{len(chosen)} selected: {', '.join(position(found) for found in chosen)}"[:1000],
+    )
+    return chosen
