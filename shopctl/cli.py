@@ -335,7 +335,8 @@ def sagas_retry(saga_id, saga_type, state, older_than, order_id, customer_id, dr
             raise ShopctlError("give a saga id or a filter (with --dry-run), not both")
         instance = sagas_module.retry(saga_id, actor=cli_actor())
         console.print(
-            f"saga {instance.saga_id} is {instance.state}: resent {instance.current_step}"
+            f"saga {instance.saga_id} is {instance.state}: "
+            f"resent {sagas_module.awaited_command(instance)}"
         )
         return
     if chosen.describe() == "all sagas":

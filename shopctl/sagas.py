@@ -207,6 +207,15 @@ def saga_types() -> list[str]:
     return sorted(_app().orchestrator.engines)
 
 
+def awaited_command(instance: SagaInstance) -> str:
+    """What the saga waits on, as an operator reads it: `capture_payment`, or
+    `undo reserve_stock` while compensating."""
+    if instance.current_step is None:
+        return "-"
+    undoing = instance.state in (SagaState.COMPENSATING, SagaState.COMPENSATION_FAILED)
+    return f"undo {instance.current_step}" if undoing else instance.current_step
+
+
 def retry(saga_id: str, *, actor: str) -> SagaInstance:
     """Send a stuck or parked saga's awaited command again, with fresh attempts."""
     checked = _checked(saga_id)
@@ -221,7 +230,7 @@ def retry(saga_id: str, *, actor: str) -> SagaInstance:
         actor,
         "saga.retry",
         checked,
-        f"{instance.saga_type} for {instance.key}: resent {instance.current_step}",
+        f"{instance.saga_type} for {instance.key}: resent {awaited_command(instance)}",
     )
     return instance
 

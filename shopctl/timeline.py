@@ -158,6 +158,7 @@ def build_timeline(definition: SagaDefinition, instance: SagaInstance) -> Timeli
         compensation_started or instance.state in (SagaState.ABORTING, SagaState.ABORTED)
     ):
         on_abort = _forward(instance, definition.on_abort, reached_compensation=False)
-        if on_abort.phase is Phase.SKIPPED and instance.is_active:
+        awaiting = instance.is_active or instance.state is SagaState.COMPENSATION_FAILED
+        if on_abort.phase is Phase.SKIPPED and awaiting:
             on_abort = TimelineStep(on_abort.name, Phase.TO_COME, retriable=True)
     return Timeline(steps, compensations, on_abort)

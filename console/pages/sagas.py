@@ -106,6 +106,7 @@ def detail(saga_id: str) -> str:
         saga=instance,
         timeline=timeline,
         retriable=instance.state in operations.RETRIABLE_STATES,
+        awaited=operations.awaited_command(instance),
         trace_id=trace_of_order(instance.key),
     )
 
@@ -117,5 +118,5 @@ def retry(saga_id: str) -> Response:
     except operations.SagaOperationFailed as error:
         flash(f"not retried: {error}", "error")
     else:
-        flash(f"retried: resent {instance.current_step} ({instance.state})", "ok")
+        flash(f"retried: resent {operations.awaited_command(instance)} ({instance.state})", "ok")
     return redirect(url_for("sagas.detail", saga_id=saga_id))
