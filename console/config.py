@@ -36,7 +36,9 @@ class ConsoleSettings(BaseSettings):
     search_service_url: str = _env("SEARCH_SERVICE_URL", "http://127.0.0.1:8003")
     elasticsearch_url: str = _env("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
     jaeger_query_url: str = _env("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
-    jaeger_ui_url: str | None = None
+    jaeger_ui_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("JAEGER_UI_URL", "jaeger_ui_url")
+    )
     """Where a real Jaeger UI runs (e.g. the official image under Docker), for a second link
     beside the console's own waterfall; unset locally, where Jaeger has no UI assets."""
     metrics_url: str = _env("METRICS_URL", "http://127.0.0.1:8889/metrics")

@@ -3,7 +3,9 @@
     make demo          (or: .venv/bin/python -m scripts.demo_checkout --payment-method tok_declined)
 
 Prints each step, the final order with its saga log, the order's payments, and where to see the
-whole checkout as one trace in Jaeger. Exits non-zero with one line if something fails.
+whole checkout: the order and its trace waterfall in the operator console (and in Jaeger's UI
+where one runs, JAEGER_UI_URL, e.g. under Docker). Exits non-zero with one line if something
+fails.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import requests
 ORDER_URL = os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8000")
 INVENTORY_URL = os.environ.get("INVENTORY_SERVICE_URL", "http://127.0.0.1:8001")
 PAYMENT_URL = os.environ.get("PAYMENT_SERVICE_URL", "http://127.0.0.1:8002")
-JAEGER_URL = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
+CONSOLE_URL = os.environ.get("CONSOLE_URL", "http://127.0.0.1:8004")
+#: Only where Jaeger's UI exists: the local build from the Go module proxy has none.
+JAEGER_UI_URL = os.environ.get("JAEGER_UI_URL")
 ADMIN = {"Authorization": f"Bearer {os.environ.get('ADMIN_TOKEN', 'dev-admin-token')}"}
 
 
@@ -118,7 +122,10 @@ def main() -> int:
             f"{PAYMENT_URL}/payments", params={"order_id": order_id}, timeout=10
         ).json()
         print(f"4. payments: {json.dumps(payments)}")
-        print(f"5. the whole checkout as one trace: {JAEGER_URL}/trace/{trace_id}")
+        print(f"5. the order in the console: {CONSOLE_URL}/orders/{order_id}")
+        print(f"   the whole checkout as one trace: {CONSOLE_URL}/traces/{trace_id}")
+        if JAEGER_UI_URL:
+            print(f"   and in Jaeger's UI: {JAEGER_UI_URL}/trace/{trace_id}")
     except requests.RequestException as error:
         print(
             f"demo: a service did not answer ({error}); is the shop up? run: make up",

@@ -104,7 +104,7 @@ def detail(saga_id: str) -> str:
     return render(
         "saga.html",
         saga=instance,
-        timeline=timeline,
+        drawn=timeline,
         retriable=instance.state in operations.RETRIABLE_STATES,
         awaited=operations.awaited_command(instance),
         trace_id=trace_of_order(instance.key),

@@ -191,7 +191,7 @@ def test_an_operator_follows_a_checkout_from_its_order_to_its_trace_waterfall(
     )
     shoot(page, screenshots, "overview")
 
-    page.get_by_role("link", name="Orders").click()
+    page.get_by_role("link", name="Orders", exact=True).click()
     page.get_by_label("Order id or customer").fill(order_id)
     page.get_by_role("button", name="Find").click()
     expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
@@ -218,7 +218,7 @@ def test_an_operator_follows_a_checkout_from_its_order_to_its_trace_waterfall(
     expect(first_saga_span.locator(".span-detail")).to_contain_text(order_id)
     shoot(page, screenshots, "trace")
 
-    page.get_by_role("link", name="Traces").click()
+    page.get_by_role("link", name="Traces", exact=True).click()
     page.get_by_label("order.id").fill(order_id)
     page.get_by_role("button", name="Search").click()
     expect(page.locator("[data-testid=trace-results] tbody tr")).to_have_count(1)
@@ -275,7 +275,7 @@ def test_a_saga_parked_while_a_worker_was_down_is_retried_from_its_page_and_fini
     rejected = wait_terminal(shop, [order_id], timeout_s=120)[order_id]
     assert (rejected["status"], rejected["rejection_reason"]) == ("REJECTED", "TIMEOUT")
 
-    page.get_by_role("link", name="Audit log").click()
+    page.get_by_role("link", name="Audit log", exact=True).click()
     entry = page.locator("[data-testid=audit] tbody tr").filter(has_text="saga.retry").first
     expect(entry).to_contain_text(f"console:{OPERATOR}")
     shoot(page, screenshots, "audit")
@@ -350,7 +350,7 @@ def test_a_dead_letter_redriven_from_the_page_is_applied_once(page, console, sho
     log_in(page, console, "/dead-letters")
     expect(page.locator("[data-testid=dlq-topics]")).to_contain_text(dlq)
     shoot(page, screenshots, "dead-letters")
-    page.get_by_role("link", name=dlq).click()
+    page.get_by_role("link", name=dlq, exact=True).click()
     group = page.locator("[data-testid=reason-group]").filter(has_text="InvalidTransition")
     expect(group).to_have_count(1)
     at = dead_letters.position(letter)
