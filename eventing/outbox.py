@@ -151,7 +151,6 @@ class OutboxRelay:
             "eventing.outbox", meter_provider=meter_provider
         ).create_counter(
             "outbox.parked",
-            unit="{row}",
             description="outbox rows parked because the broker can never take them",
         )
 

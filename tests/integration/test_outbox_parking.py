@@ -29,6 +29,7 @@ from rich.console import Console
 from eventing.config import KafkaSettings
 from eventing.envelope import Envelope
 from eventing.errors import TransientError
+from eventing.operations import redrive
 from eventing.outbox import PARKED_STUB_HEADER, Outbox, OutboxRelay, lane_of, unpublished_count
 from eventing.outbox_admin import parked_rows
 from eventing.producer import KafkaPublisher
@@ -289,6 +290,9 @@ def test_a_batch_the_broker_refuses_for_one_row_parks_only_that_row(
         assert (listed.event_id, listed.held_behind) == (refused.event_id, 1)
         (stub,) = read_topic(kafka_settings, dead_letter_topic(name), 1, WAIT_S)
         assert dict(stub.headers())[PARKED_STUB_HEADER] == str(refused.event_id).encode()
+        # A stub is no message: redriving the dead-letter topic leaves it where it is.
+        assert redrive(kafka_settings, dead_letter_topic(name)) == 0
+        assert published_seqs(kafka_settings, name, 2) == [("note-x", 1), ("note-x", 2)]
 
 
 def test_a_broker_that_does_not_answer_is_retried_and_never_parks_a_row(
