@@ -113,6 +113,8 @@ def show(console: Console, settings: KafkaSettings) -> None:
         )
     console.print(groups)
 
+    console.print(parked_outbox_rows())
+
     from shopctl.sagas import counts_by_state
 
     sagas = Table(title="sagas by state", title_justify="left")
@@ -121,3 +123,28 @@ def show(console: Console, settings: KafkaSettings) -> None:
     for state, count in sorted(counts_by_state().items()):
         sagas.add_row(state, str(count))
     console.print(sagas)
+
+
+def parked_outbox_rows() -> Table:
+    """Per service, the outbox rows parked because the broker can never take them (each holds
+    back the later rows of its key until `shopctl outbox retry` or `discard`)."""
+    from eventing.outbox_admin import parked_counts
+    from shopctl.outbox import OUTBOX_SERVICES, OutboxUnreadable, service_outbox
+
+    view = Table(title="parked outbox rows", title_justify="left")
+    for column in ("service", "parked", "per topic"):
+        view.add_column(column)
+    for service in OUTBOX_SERVICES:
+        try:
+            with service_outbox(service) as box:
+                counts = parked_counts(box.engine, box.table)
+        except OutboxUnreadable as error:
+            view.add_row(service, "[yellow]?[/]", str(error).removeprefix(f"{service}: "))
+            continue
+        total = sum(counts.values())
+        view.add_row(
+            service,
+            f"[red]{total}[/]" if total else "0",
+            ", ".join(f"{topic}={count}" for topic, count in counts.items()) or "-",
+        )
+    return view
