@@ -26,6 +26,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from eventing.config import KafkaSettings
 from eventing.errors import EventingError, KafkaUnavailable
 from eventing.kafka_admin import admin_client
+from eventing.outbox import PARKED_STUB_HEADER
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, EventRegistry
 from eventing.topics import DLQ_SUFFIX
@@ -404,10 +405,13 @@ def redrive(
     settings: KafkaSettings, topic: str, on_each: Callable[[DeadLetter], None] | None = None
 ) -> int:
     """Publish each not yet redriven dead letter back to its original topic, keeping its key,
-    headers and attempt count; a group's offsets remember what was redriven."""
+    headers and attempt count; a group's offsets remember what was redriven. A stub of a parked
+    outbox row is no message to redrive: `shopctl outbox retry` republishes its row."""
     publisher = KafkaPublisher(settings)
     count = 0
     for letter, _ in read_dead_letters(settings, topic, group=REDRIVE_GROUP):
+        if PARKED_STUB_HEADER in letter.headers:
+            continue
         publisher.publish([redriven_copy(letter)])
         count += 1
         if on_each:

@@ -3,35 +3,47 @@
 `Outbox.add` runs inside the caller's database transaction, so an event exists exactly when
 the state change it describes was committed. `OutboxRelay` publishes committed rows in order per
 aggregate and marks them sent; a relay that dies between publishing and marking publishes the
-rows again when it restarts (at-least-once), and consumers' inboxes drop the duplicates.
+rows again when it restarts (at-least-once), and consumers' inboxes drop the duplicates. A row
+the broker can never take is parked rather than allowed to stop its lane (see `OutboxRelay`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
 import zlib
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
+from confluent_kafka import KafkaError
+from opentelemetry import metrics
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from eventing.db_errors import translate_db_errors
 from eventing.envelope import Envelope, utc_now
-from eventing.errors import EventingError
+from eventing.errors import EventingError, KafkaUnavailable
 from eventing.notifications import Notifications
-from eventing.producer import KafkaPublisher, OutgoingMessage
+from eventing.producer import Delivery, KafkaPublisher, OutgoingMessage, ProduceErrorKind
 from eventing.registry import Event, envelope_for
+from eventing.topics import dead_letter_topic
 from eventing.tracing import context_from_headers, current_trace_headers, tracer
 
 log = logging.getLogger(__name__)
 
 LANES = 16
 _ADVISORY_LOCK_NAMESPACE = 0x0E5E  # first key of pg_try_advisory_xact_lock(int, int)
+PARKED_STUB_HEADER = "dlq.outbox.parked_event_id"
+"""Marks a dead letter that is only a stub of a parked outbox row (the row is the message)."""
+_STUB_KEY_CHARS = 1000
+_TRACE = ("traceparent", "tracestate")
 
 
 def lane_of(key: str, lanes: int = LANES) -> int:
@@ -83,8 +95,36 @@ class Outbox:
         return envelope
 
 
+@dataclass
+class RelayPass:
+    """What one `OutboxRelay.publish_pass` did."""
+
+    published: int = 0
+    parked: int = 0
+    retry_later: int = 0
+    """Rows that failed for a reason that may pass (broker down): left pending, retried."""
+
+    @property
+    def handled(self) -> int:
+        return self.published + self.parked
+
+
+@dataclass(frozen=True)
+class _Park:
+    row: Any
+    reason: str
+    error_name: str
+    size_bytes: int
+
+
 class OutboxRelay:
-    """Moves committed outbox rows to Kafka. Any number of relays may run against one database."""
+    """Moves committed outbox rows to Kafka. Any number of relays may run against one database.
+
+    A row the broker can never take (`ProduceErrorKind.PERMANENT`: too large, invalid) does not
+    stop its lane: it is parked in the table with its reason, a small stub naming it goes to
+    `<topic>.dlq`, the `outbox.parked` metric counts it, and later rows of the same topic and
+    key are held back until an operator retries or discards it (`shopctl outbox`). Rows of
+    other keys keep flowing. Any other failure leaves the rows pending and retries them."""
 
     def __init__(
         self,
@@ -96,6 +136,7 @@ class OutboxRelay:
         idle_poll_s: float = 2.0,
         max_backoff_s: float = 10.0,
         keep_published: timedelta = timedelta(days=7),
+        meter_provider: MeterProvider | None = None,
     ):
         self.engine = engine
         self.outbox = outbox
@@ -106,41 +147,201 @@ class OutboxRelay:
         self.notifications = Notifications(engine, outbox.channel)
         self.max_backoff_s = max_backoff_s
         self.keep_published = keep_published
+        self._parked_counter = metrics.get_meter(
+            "eventing.outbox", meter_provider=meter_provider
+        ).create_counter(
+            "outbox.parked",
+            description="outbox rows parked because the broker can never take them",
+        )
 
     def publish_pending(self) -> int:
-        """Publish the oldest unpublished rows of every lane no other relay holds, in one
-        transaction; returns how many were published.
+        """Publish (or park) the oldest pending rows of every free lane; returns how many were
+        published. Raises KafkaUnavailable when some rows must be retried later."""
+        return self.publish_pass().published
+
+    def publish_pass(self) -> RelayPass:
+        """Publish the oldest pending rows of every lane no other relay holds, in one
+        transaction, parking those the broker can never take.
 
         The lane lock is taken in the query itself, row by row (re-entrant within the
         transaction), so one round trip claims every free lane and skips the held ones; each
-        lane's rows come out in `id` order, and the locks last until the rows are marked."""
-        table = self.table
+        lane's rows come out in `id` order, and the locks last until the rows are marked. A row
+        behind a parked row of its topic and key is not selected at all."""
         with translate_db_errors(), self.engine.begin() as connection:
-            rows = connection.execute(
-                select(table)
-                .where(
-                    table.c.published_at.is_(None),
-                    func.pg_try_advisory_xact_lock(_ADVISORY_LOCK_NAMESPACE, table.c.lane),
-                )
-                .order_by(table.c.id)
-                .limit(self.batch_size)
-            ).all()
+            rows = connection.execute(self._pending_rows()).all()
             if not rows:
-                return 0
-            self.publisher.publish([self._message(row) for row in rows])
-            connection.execute(
-                update(table)
-                .where(table.c.id.in_([row.id for row in rows]))
-                .values(published_at=func.now())
+                return RelayPass()
+            published, parks, retry_later = self._send(rows)
+            if parks:
+                parks = self._dead_letter_stubs(parks)
+                self._mark_parked(connection, parks)
+            if published:
+                connection.execute(
+                    update(self.table)
+                    .where(self.table.c.id.in_([row.id for row in published]))
+                    .values(published_at=func.now())
+                )
+        for park in parks:
+            self._parked_counter.add(1, {"messaging.destination.name": park.row.topic})
+            log.error(
+                "parked outbox row %d (%s %s, key %r, %d bytes) for %s: %s; later rows of its "
+                "key wait until `shopctl outbox retry` or `discard`",
+                park.row.id,
+                park.row.event_type,
+                park.row.event_id,
+                park.row.message_key[:200],
+                park.size_bytes,
+                park.row.topic,
+                park.reason,
             )
-            return len(rows)
+        result = RelayPass(len(published), len(parks), len(retry_later))
+        if retry_later:
+            raise KafkaUnavailable(
+                f"{len(retry_later)} of {len(rows)} outbox rows not published "
+                f"(published {result.published}, parked {result.parked}): {retry_later[0]}"
+            )
+        return result
+
+    def _pending_rows(self):
+        table = self.table
+        parked = table.alias("parked")
+        held = (
+            exists()
+            .where(
+                parked.c.topic == table.c.topic,
+                parked.c.message_key == table.c.message_key,
+                parked.c.id < table.c.id,
+                parked.c.parked_at.is_not(None),
+                parked.c.discarded_at.is_(None),
+            )
+            .correlate(table)
+        )
+        return (
+            select(table)
+            .where(
+                table.c.published_at.is_(None),
+                table.c.parked_at.is_(None),
+                ~held,
+                func.pg_try_advisory_xact_lock(_ADVISORY_LOCK_NAMESPACE, table.c.lane),
+            )
+            .order_by(table.c.id)
+            .limit(self.batch_size)
+        )
+
+    def _send(self, rows) -> tuple[list, list[_Park], list[str]]:
+        """Publish the rows; which were published, which must be parked, and why the others
+        must wait (rows left out entirely are held behind a row of their key that failed)."""
+        published: list = []
+        parks: list[_Park] = []
+        retry_later: list[str] = []
+        sendable = []
+        for row in rows:
+            try:
+                sendable.append((row, self._message(row)))
+            except UnicodeEncodeError as error:  # text PostgreSQL took but UTF-8 cannot carry
+                parks.append(_Park(row, f"not encodable as UTF-8: {error}", "UNENCODABLE", 0))
+        parked_keys = {(park.row.topic, park.row.message_key) for park in parks}
+        sendable = [(r, m) for r, m in sendable if (r.topic, r.message_key) not in parked_keys]
+        deliveries = self.publisher.deliver([message for _, message in sendable])
+        suspects = []
+        for (row, message), delivery in zip(sendable, deliveries, strict=True):
+            if delivery.delivered:
+                published.append(row)
+            elif delivery.skipped:
+                continue
+            elif delivery.kind is ProduceErrorKind.PERMANENT and delivery.at_produce:
+                parks.append(_park(row, message, delivery))
+            elif delivery.kind is ProduceErrorKind.PERMANENT:
+                suspects.append((row, message))
+            else:
+                retry_later.append(f"{delivery.error.name()}: {delivery.error.str()}")
+        # The broker refuses a whole batch for one bad message in it, so each message refused
+        # that way is tried again alone: only one that fails alone is parked.
+        for row, message in suspects:
+            key = (row.topic, row.message_key)
+            if key in parked_keys:
+                continue  # behind a row of its key parked just now: held
+            (delivery,) = self.publisher.deliver([message])
+            if delivery.delivered:
+                published.append(row)
+            elif delivery.kind is ProduceErrorKind.PERMANENT:
+                parks.append(_park(row, message, delivery))
+                parked_keys.add(key)
+            else:
+                retry_later.append(f"{delivery.error.name()}: {delivery.error.str()}")
+        return published, parks, retry_later
+
+    def _dead_letter_stubs(self, parks: list[_Park]) -> list[_Park]:
+        """A small record of each parked row on its topic's dead-letter topic, with the reason
+        headers consumers' dead letters carry; the row itself stays in the database.
+
+        The parked row is the record that matters (`shopctl outbox list`, the metric), so a stub
+        that cannot be sent does not stop the parking: its reason says so instead."""
+        stubs = [self._stub(park) for park in parks]
+        try:
+            deliveries = self.publisher.deliver(stubs)
+        except KafkaUnavailable as error:
+            deliveries = [Delivery(error=KafkaError(KafkaError._TIMED_OUT, str(error)))] * len(
+                stubs
+            )
+        return [
+            park
+            if delivery.delivered
+            else replace(
+                park,
+                reason=f"{park.reason}; no stub on {stub.topic}: {delivery.error or 'skipped'}",
+            )
+            for park, stub, delivery in zip(parks, stubs, deliveries, strict=True)
+        ]
+
+    def _stub(self, park: _Park) -> OutgoingMessage:
+        row = park.row
+        key = row.message_key[:_STUB_KEY_CHARS]
+        description = {
+            "outbox_row_id": row.id,
+            "event_id": str(row.event_id),
+            "event_type": row.event_type,
+            "topic": row.topic,
+            "key": key,
+            "key_truncated": len(key) < len(row.message_key),
+            "size_bytes": park.size_bytes,
+            "reason": park.reason,
+            "database": self.engine.url.database,
+        }
+        return OutgoingMessage(
+            topic=dead_letter_topic(row.topic),
+            key=key.encode(errors="replace"),
+            value=json.dumps({"parked_outbox_row": description}).encode(),
+            headers={
+                **{name: value for name, value in dict(row.headers).items() if name in _TRACE},
+                "event_type": row.event_type,
+                "dlq.original.topic": row.topic,
+                "dlq.error.class": park.error_name,
+                "dlq.error.message": park.reason[:2000],
+                "dlq.attempts": "1",
+                "dlq.failed_at": utc_now().isoformat(),
+                PARKED_STUB_HEADER: str(row.event_id),
+                "dlq.outbox.row_id": str(row.id),
+                "dlq.outbox.database": str(self.engine.url.database),
+                "dlq.outbox.size_bytes": str(park.size_bytes),
+            },
+        )
+
+    def _mark_parked(self, connection: Connection, parks: list[_Park]) -> None:
+        for park in parks:
+            connection.execute(
+                update(self.table)
+                .where(self.table.c.id == park.row.id)
+                .values(parked_at=func.now(), park_reason=park.reason)
+            )
 
     def prune(self) -> int:
-        """Delete rows published longer ago than `keep_published`."""
+        """Delete rows published, or discarded, longer ago than `keep_published`."""
+        cutoff = utc_now() - self.keep_published
         with translate_db_errors(), self.engine.begin() as connection:
             result = connection.execute(
                 delete(self.table).where(
-                    self.table.c.published_at < utc_now() - self.keep_published
+                    or_(self.table.c.published_at < cutoff, self.table.c.discarded_at < cutoff)
                 )
             )
             return result.rowcount or 0
@@ -161,7 +362,7 @@ class OutboxRelay:
         next_prune = time.monotonic()
         while not stop.is_set():
             try:
-                published = self.publish_pending()
+                handled = self.publish_pass().handled
                 if time.monotonic() >= next_prune:
                     self.prune()
                     next_prune = time.monotonic() + prune_every_s
@@ -172,7 +373,7 @@ class OutboxRelay:
                 log.warning("outbox relay failed (%s); retrying in %.1fs", error, delay)
                 stop.wait(delay)
                 continue
-            if not published:
+            if not handled:
                 self._sleep_until_notified(stop)
 
     def _sleep_until_notified(self, stop: threading.Event, stop_check_s: float = 0.5) -> None:
@@ -204,8 +405,23 @@ class OutboxRelay:
         )
 
 
+def _park(row, message: OutgoingMessage, delivery: Delivery) -> _Park:
+    error = delivery.error
+    assert error is not None
+    size = _size_bytes(message)
+    return _Park(row, f"{error.str()} ({size} bytes)", error.name(), size)
+
+
+def _size_bytes(message: OutgoingMessage) -> int:
+    headers = sum(len(name) + len(value.encode()) for name, value in message.headers.items())
+    return len(message.key) + len(message.value) + headers
+
+
 def unpublished_count(engine: Engine, table: Table) -> int:
+    """Rows waiting to be published (held ones included; parked ones are not waiting)."""
     with engine.connect() as connection:
         return connection.execute(
-            select(func.count()).select_from(table).where(table.c.published_at.is_(None))
+            select(func.count())
+            .select_from(table)
+            .where(table.c.published_at.is_(None), table.c.parked_at.is_(None))
         ).scalar_one()

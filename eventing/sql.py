@@ -28,6 +28,11 @@ def outbox_table(metadata: MetaData) -> Table:
 
     `id` orders rows globally; `lane` (a hash of the key) lets several relays share the work
     while one relay at a time publishes a lane, so each aggregate's events keep their order.
+
+    A row the broker can never take is parked (`parked_at`, `park_reason`) instead of
+    published; while it is parked and not discarded, later rows of its topic and key are held
+    back. `shopctl outbox retry` makes it pending again, `shopctl outbox discard` gives it up
+    (`discarded_at`, `discard_reason`) and releases the rows behind it.
     """
     return Table(
         OUTBOX,
@@ -42,11 +47,22 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
+        Column("parked_at", DateTime(timezone=True)),
+        Column("park_reason", Text),
+        Column("discarded_at", DateTime(timezone=True)),
+        Column("discard_reason", Text),
         Index(
             "outbox_pending_by_lane",
             "lane",
             "id",
             postgresql_where=text("published_at IS NULL"),
+        ),
+        Index(
+            "outbox_parked_by_key",
+            "topic",
+            "message_key",
+            "id",
+            postgresql_where=text("parked_at IS NOT NULL AND discarded_at IS NULL"),
         ),
     )
 

@@ -55,9 +55,17 @@ wait_healthy() {
   done
 }
 
-# last_log_line NAME: the newest line of NAME's log, cut to 160 characters.
+# last_log_line NAME: the newest line of NAME's log (its message, for a JSON line), cut to 160
+# characters.
 last_log_line() {
-  tail -n 1 "$EVENTSHOP_LOG_DIR/$1.log" 2>/dev/null | cut -c1-160
+  tail -n 1 "$EVENTSHOP_LOG_DIR/$1.log" 2>/dev/null | python3 -c '
+import json, sys
+line = sys.stdin.read().strip()
+try:
+    line = json.loads(line).get("message", line)
+except (ValueError, AttributeError):
+    pass
+print(line[:160])'
 }
 
 # is_running NAME: the process recorded in NAME's pid file is alive.

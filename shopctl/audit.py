@@ -3,6 +3,8 @@
 Every operator action (a saga retry, a redrive, a discard) is recorded by the shared operation
 itself, after it took effect, on the one-partition topic `operator.audit`: the console and the
 CLI cannot disagree about what is recorded, and the log reads back in the order it happened.
+An action first makes sure the log can be written (`prepare`), creating the topic from its
+declaration when a stack predates it, so that nothing is done that could not be recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from eventing.config import KafkaSettings
 from eventing.kafka_admin import admin_client
 from eventing.operations import offsets, read_range
 from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.topics import OPERATOR_AUDIT
+from eventing.topics import OPERATOR_AUDIT, record_topics
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,16 @@ def cli_actor() -> str:
     return "shopctl:" + (
         os.environ.get("SHOPCTL_OPERATOR") or f"{getpass.getuser()}@{socket.gethostname()}"
     )
+
+
+def prepare(settings: KafkaSettings) -> None:
+    """Before an action: the audit topic exists (created as `eventing/topics.py` declares it
+    when missing); raises when Kafka cannot say or create it, and the action is not taken."""
+    from eventing.kafka_admin import ensure_topics
+
+    topic = settings.qualify(OPERATOR_AUDIT)
+    if topic not in admin_client(settings).list_topics(timeout=10).topics:
+        ensure_topics(settings, [spec for spec in record_topics() if spec.name == OPERATOR_AUDIT])
 
 
 def record(

@@ -54,7 +54,7 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Operate the shop: its stack, topics, consumers, sagas, dead letters and search.
+    """Operate the shop: its stack, topics, consumers, sagas, dead letters, outboxes, search.
 
     \b
     Example:
@@ -65,7 +65,8 @@ def cli() -> None:
 
 @cli.command()
 def status() -> None:
-    """Servers and services up or down, topics, consumer lag, sagas by state, DLQ sizes.
+    """Servers and services up or down, topics, consumer lag, sagas by state, DLQ sizes,
+    parked outbox rows.
 
     \b
     Example:
@@ -525,6 +526,122 @@ def audit_log(limit) -> None:
             entry.detail,
         )
     console.print(view)
+
+
+@cli.group()
+def outbox() -> None:
+    """Outbox rows the relays parked because the broker can never take them."""
+
+
+@outbox.command("list")
+@click.option("--service", help="one service: order-service, inventory-service, ...")
+@click.option("--limit", type=int, default=100, show_default=True, help="rows per service")
+def outbox_list(service, limit) -> None:
+    """Parked outbox rows of every service, oldest first, with their reason and how many later
+    rows of the same key wait behind each.
+
+    \b
+    Example:
+      shopctl outbox list
+      shopctl outbox list --service inventory-service
+    """
+    from eventing.outbox_admin import parked_rows
+    from shopctl.outbox import OutboxUnreadable, service_outbox, services
+
+    view = table(
+        "service", "event id", "type", "topic", "key", "bytes", "parked", "held behind", "reason"
+    )
+    count = 0
+    unreadable = []
+    for name in services(service):
+        try:
+            with service_outbox(name) as box:
+                rows = parked_rows(box.engine, box.table, limit=limit)
+        except OutboxUnreadable as error:
+            unreadable.append(str(error))
+            continue
+        for row in rows:
+            count += 1
+            view.add_row(
+                name,
+                str(row.event_id),
+                row.event_type,
+                row.topic,
+                row.message_key[:40],
+                str(row.size_bytes),
+                row.parked_at.isoformat(timespec="seconds"),
+                str(row.held_behind),
+                row.reason[:120],
+            )
+    console.print(view)
+    console.print(f"{count} parked outbox row(s)")
+    if unreadable:
+        raise ShopctlError(f"not read: {'; '.join(unreadable)}")
+
+
+@outbox.command("retry")
+@click.argument("event_id")
+@click.option("--service", help="the service whose outbox holds it (default: look in each)")
+def outbox_retry(event_id, service) -> None:
+    """Publish a parked row again (after a fix), then the rows held behind it, in order.
+
+    If the broker still refuses it, the relay parks it again.
+
+    \b
+    Example (after raising the topic's max.message.bytes):
+      shopctl outbox retry 3f1c2a9e-6d0b-4c1e-9d43-0c5c2f1b7a10
+    """
+    from eventing.outbox_admin import retry_parked
+    from shopctl.outbox import service_outbox
+
+    name, box_id = _parked_outbox(event_id, service)
+
+    with service_outbox(name) as box:
+        released = retry_parked(box.engine, box.table, box_id, box.channel)
+    console.print(f"{name}: event {box_id} is pending again; {released} row(s) will follow")
+
+
+@outbox.command("discard")
+@click.argument("event_id")
+@click.option("--reason", required=True, help="why it is given up (kept on the row)")
+@click.option("--service", help="the service whose outbox holds it (default: look in each)")
+def outbox_discard(event_id, reason, service) -> None:
+    """Give a parked row up for good, with a reason; the rows held behind it are published.
+
+    The row stays in the outbox (with its reason) until the relay prunes old rows.
+
+    \b
+    Example:
+      shopctl outbox discard 3f1c2a9e-6d0b-4c1e-9d43-0c5c2f1b7a10 --reason "superseded by v8"
+    """
+    from eventing.outbox_admin import discard_parked
+    from shopctl.outbox import service_outbox
+
+    name, box_id = _parked_outbox(event_id, service)
+
+    with service_outbox(name) as box:
+        released = discard_parked(box.engine, box.table, box_id, reason, box.channel)
+    console.print(f"{name}: event {box_id} discarded; {released} held row(s) released")
+
+
+def _parked_outbox(event_id: str, service: str | None):
+    """The service whose outbox holds the event's parked row."""
+    from eventing.outbox_admin import find_parked, parse_event_id
+    from shopctl.outbox import OutboxUnreadable, service_outbox, services
+
+    parsed = parse_event_id(event_id)
+    unreachable = []
+    for name in services(service):
+        try:
+            with service_outbox(name) as box:
+                if find_parked(box.engine, box.table, parsed):
+                    return name, parsed
+        except OutboxUnreadable as error:
+            if service is not None:
+                raise
+            unreachable.append(str(error))
+    where = f"; not searched: {', '.join(unreachable)}" if unreachable else ""
+    raise ShopctlError(f"no parked outbox row for event {parsed}{where}")
 
 
 def main() -> None:

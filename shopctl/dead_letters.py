@@ -104,6 +104,7 @@ def redrive_unredriven(
 ) -> int:
     """Every letter of the topic not yet redriven this way (a consumer group remembers)."""
     qualified = _qualified(settings, topic)
+    audit.prepare(settings)
     count = redrive(settings, qualified, on_each=on_each)
     audit.record(settings, actor, "dlq.redrive", qualified, f"{count} letter(s) not yet redriven")
     return count
@@ -131,6 +132,7 @@ def redrive_selected(
     ]
     if not chosen:
         raise DeadLetterOperationFailed(f"no dead letter in {topic} matches the selection")
+    audit.prepare(settings)
     publisher = KafkaPublisher(settings)
     try:
         publisher.publish([redriven_copy(found) for found in chosen])

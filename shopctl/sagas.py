@@ -219,6 +219,7 @@ def awaited_command(instance: SagaInstance) -> str:
 def retry(saga_id: str, *, actor: str) -> SagaInstance:
     """Send a stuck or parked saga's awaited command again, with fresh attempts."""
     checked = _checked(saga_id)
+    audit.prepare(_app().kafka)
     try:
         instance = _app().orchestrator.retry(checked)
     except KeyError:
@@ -269,6 +270,7 @@ def retry_matching(
         )
     if dry_run:
         return report
+    audit.prepare(_app().kafka)
     for row in report.matched:
         try:
             _app().orchestrator.retry(row.saga_id)

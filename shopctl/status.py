@@ -199,6 +199,7 @@ def show(console: Console, settings: KafkaSettings) -> None:
             backlog.error or (f"{age.total_seconds():.1f}s ago" if age else "-"),
         )
     console.print(outboxes)
+    console.print(parked_outbox_rows())
 
     sagas = Table(title="sagas by state", title_justify="left")
     sagas.add_column("state")
@@ -208,21 +209,15 @@ def show(console: Console, settings: KafkaSettings) -> None:
     console.print(sagas)
 
 
-#: Service -> the package owning its database (and so its outbox table and settings).
-OUTBOX_OWNERS = {
-    "order-service": "order_service",
-    "inventory-service": "inventory_service",
-    "payment-service": "payment_service",
-    "checkout-saga": "sagas",
-}
-
-
 @dataclass(frozen=True)
 class OutboxBacklog:
     service: str
     unpublished: int | None
-    """None when its database did not answer (then `error` says why)."""
+    """Rows waiting for a relay (held ones included); None when the database did not answer
+    (then `error` says why)."""
     oldest: datetime | None = None
+    parked: int = 0
+    """Rows parked as unpublishable, awaiting an operator's retry or discard."""
     error: str = ""
 
     def oldest_age(self, now: datetime) -> timedelta | None:
@@ -230,27 +225,45 @@ class OutboxBacklog:
 
 
 def outbox_backlogs() -> list[OutboxBacklog]:
-    """Per service: how many outbox rows wait for a relay, and since when the oldest."""
-    from importlib import import_module
-
-    from sqlalchemy import create_engine, func, pool, select
+    """Per service: how many outbox rows wait for a relay, since when the oldest, and how many
+    are parked."""
+    from eventing.outbox_admin import backlog, parked_counts
+    from shopctl.outbox import OUTBOX_SERVICES, OutboxUnreadable, service_outbox
 
     backlogs = []
-    for service, package in OUTBOX_OWNERS.items():
-        table = import_module(f"{package}.orm").outbox
-        url = import_module(f"{package}.config").load_settings().database_url
-        engine = create_engine(url, poolclass=pool.NullPool, connect_args={"connect_timeout": 3})
+    for service in OUTBOX_SERVICES:
         try:
-            with engine.connect() as connection:
-                count, oldest = connection.execute(
-                    select(func.count(), func.min(table.c.created_at)).where(
-                        table.c.published_at.is_(None)
-                    )
-                ).one()
-            backlogs.append(OutboxBacklog(service, count, oldest))
-        except Exception as error:
-            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
-            backlogs.append(OutboxBacklog(service, None, error=reason[:160]))
-        finally:
-            engine.dispose()
+            with service_outbox(service) as box:
+                waiting, oldest = backlog(box.engine, box.table)
+                parked = sum(parked_counts(box.engine, box.table).values())
+        except OutboxUnreadable as error:
+            reason = str(error).removeprefix(f"{service}: ")
+            backlogs.append(OutboxBacklog(service, None, error=reason))
+            continue
+        backlogs.append(OutboxBacklog(service, waiting, oldest, parked))
     return backlogs
+
+
+def parked_outbox_rows() -> Table:
+    """Per service, the outbox rows parked because the broker can never take them (each holds
+    back the later rows of its key until `shopctl outbox retry` or `discard`)."""
+    from eventing.outbox_admin import parked_counts
+    from shopctl.outbox import OUTBOX_SERVICES, OutboxUnreadable, service_outbox
+
+    view = Table(title="parked outbox rows", title_justify="left")
+    for column in ("service", "parked", "per topic"):
+        view.add_column(column)
+    for service in OUTBOX_SERVICES:
+        try:
+            with service_outbox(service) as box:
+                counts = parked_counts(box.engine, box.table)
+        except OutboxUnreadable as error:
+            view.add_row(service, "[yellow]?[/]", str(error).removeprefix(f"{service}: "))
+            continue
+        total = sum(counts.values())
+        view.add_row(
+            service,
+            f"[red]{total}[/]" if total else "0",
+            ", ".join(f"{topic}={count}" for topic, count in counts.items()) or "-",
+        )
+    return view

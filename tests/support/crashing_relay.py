@@ -26,12 +26,13 @@ class DyingPublisher(KafkaPublisher):
         super().__init__(settings)
         self.moment = moment
 
-    def publish(self, messages, timeout_s: float = 30.0) -> int:
+    def deliver(self, messages, timeout_s: float = 30.0):
         if self.moment == "before-publish":
             os.kill(os.getpid(), signal.SIGKILL)
-        count = super().publish(messages, timeout_s)
+        deliveries = super().deliver(messages, timeout_s)
+        assert all(delivery.delivered for delivery in deliveries)
         os.kill(os.getpid(), signal.SIGKILL)
-        return count
+        return deliveries
 
 
 def main() -> None:
