@@ -18,7 +18,8 @@ from inventory_service.config import load_settings as inventory_settings
 class Reservation:
     order_id: str
     status: str
-    items: list[dict]
+    items: list[tuple[str, int]]
+    """(sku, quantity) pairs, as the inventory service stores them."""
     failure_reason: str | None
     failed_skus: list[str]
     created_at: datetime
@@ -45,7 +46,7 @@ def reservation_of(order_id: str) -> Reservation | None:
     return Reservation(
         row.order_id,
         row.status,
-        list(row.items),
+        [(sku, quantity) for sku, quantity in row.items],
         row.failure_reason,
         list(row.failed_skus),
         row.created_at,

@@ -28,6 +28,7 @@ from eventing.registry import envelope_for, registry
 from order_service import orm as order_orm
 from shopctl import dead_letters
 from testkit.console import RunningConsole, chromium_path, start_console
+from testkit.search import Indexer
 from testkit.shop import Shop, ShopOptions, run_shop
 from tests.e2e.storefront import create_product, order, place_order, product, wait_terminal
 
@@ -45,6 +46,13 @@ OPERATOR = "Ada Operator"
 SLOW_MS = 120_000
 
 
+TRACED = {
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP,
+    "OTEL_BSP_SCHEDULE_DELAY": "200",
+}
+
+
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
     options = ShopOptions(
@@ -53,12 +61,7 @@ def shop() -> Iterator[Shop]:
         reply_timeout_s=10,
         payment_timeout_s=6,
         retry_base_delay_s=0.2,
-        extra_env={
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP,
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "SAGAS_MAX_COMPENSATION_ATTEMPTS": "3",
-        },
+        extra_env={**TRACED, "SAGAS_MAX_COMPENSATION_ATTEMPTS": "3"},
     )
     with ExitStack() as stack:
         yield run_shop(stack, options)
@@ -198,6 +201,8 @@ def test_an_operator_follows_a_checkout_from_its_order_to_its_trace_waterfall(
     expect(page.locator("[data-testid=order-facts] .badge")).to_have_text("APPROVED")
     expect(page.locator("[data-testid=payments]")).to_contain_text("CAPTURED")
     expect(page.locator("[data-testid=reservation] .badge")).to_have_text("COMMITTED")
+    held = page.locator("[data-testid=reservation-items]")
+    expect(held).to_have_text(f"2 \N{MULTIPLICATION SIGN} {sku}")
     steps = page.locator("[data-testid=saga-checkout] [data-testid=steps] li")
     expect(steps).to_have_count(5)
     assert [steps.nth(i).get_attribute("data-step") for i in range(5)] == CHECKOUT_STEPS
@@ -257,6 +262,12 @@ def test_a_saga_parked_while_a_worker_was_down_is_retried_from_its_page_and_fini
         log_in(page, console, f"/sagas?state=COMPENSATION_FAILED&order={order_id}")
         rows = page.locator("[data-testid=saga-list] tbody tr")
         expect(rows).to_have_count(1)
+        page.get_by_test_id("retry-matching").click()  # asks first, with the count
+        expect(page.get_by_test_id("confirm-retry").get_by_role("button")).to_have_text(
+            "Retry these 1 saga(s)"
+        )
+        shoot(page, screenshots, "sagas-confirm")
+        page.get_by_role("link", name="cancel").click()
         rows.first.locator("a").first.click()
         expect(page.locator("[data-testid=compensations] li[data-phase='parked']")).to_have_count(1)
         expect(
@@ -379,3 +390,28 @@ def test_a_dead_letter_redriven_from_the_page_is_applied_once(page, console, sho
     until(lambda: commands_consumed(shop), 120, "the order service did not read its commands")
     assert applied_by_order_service(shop, poison.event_id) == 1
     assert order_events(shop, order_id, "OrderCancelled") == 1
+
+
+# --- search lag ---------------------------------------------------------------------------
+
+
+def test_the_search_page_shows_how_long_a_product_change_took_to_reach_the_index(
+    page, console, shop, screenshots
+):
+    indexer = Indexer(kafka=shop.kafka, extra_env=TRACED)
+    indexer.start()
+    try:
+        sku = create_product(shop, stock=3)
+        indexer.wait_for(
+            lambda: [item["sku"] for item in indexer.search(q=sku)["items"]] == [sku],
+            "the product was not indexed",
+            120,
+        )
+        log_in(page, console, "/search")
+        row = f"[data-testid=search-lags] tr[data-product='{sku}']"
+        reload_until(page, row, 90, "the change's trace never showed the indexer's write")
+        expect(page.locator(row)).to_contain_text("inventory-service: POST /products")
+        expect(page.locator("[data-testid=lag-summary]")).to_contain_text("median")
+        shoot(page, screenshots, "search")
+    finally:
+        indexer.close()
