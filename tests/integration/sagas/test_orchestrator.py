@@ -152,7 +152,7 @@ def start_order(kafka, order_id: str, payment_method: str = "tok_visa") -> None:
     )
 
 
-def wait_for_state(app, order_id, states, timeout_s=40.0):
+def wait_for_state(app, order_id, states, timeout_s=120.0):
     store = app.orchestrator.store
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
