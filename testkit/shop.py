@@ -124,7 +124,10 @@ class Shop:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
 
-    def wait_ready(self, timeout_s: float = 90.0) -> None:
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        """Until every API answers /readyz. A process that exits fails this at once; one that
+        is alive may be slow (nine Python processes importing everything at once on a loaded
+        2-core machine took minutes), so the bound is generous."""
         deadline = time.monotonic() + timeout_s
         for url in self.urls.values():
             while True:

@@ -42,7 +42,7 @@ class TopicReader:
         self.consumer.subscribe([settings.qualify(topic)])
         self.messages: list = []
 
-    def poll_until(self, condition: Callable[[list], bool], timeout_s: float = 30.0) -> list:
+    def poll_until(self, condition: Callable[[list], bool], timeout_s: float = 90.0) -> list:
         deadline = time.monotonic() + timeout_s
         while not condition(self.messages):
             assert time.monotonic() < deadline, f"not seen within {timeout_s}s: {self.messages}"
