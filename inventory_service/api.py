@@ -6,16 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from flask import Flask
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contracts.common import Sku
 from inventory_service import services
@@ -28,7 +19,7 @@ from inventory_service.domain import (
 )
 from inventory_service.uow import InventoryUnitOfWork
 from servicekit.api import Api
-from servicekit.fields import Attributes, BlankIsAbsent, Page, PageSize, Text, WholeNumber
+from servicekit.fields import Attributes, BlankIsAbsent, Page, PageSize, Patch, Text, whole_number
 from servicekit.problems import FieldError, Problem, conflict, not_found
 
 # Bounded so that a product's event (its whole state) stays far below Kafka's message limit.
@@ -36,7 +27,8 @@ Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Description = Annotated[Text, Field(max_length=5000)]
 Category = Annotated[Text, Field(min_length=1, max_length=100)]
 # Strict: in JSON, `true` or `"5"` is not a number of cents or units (`5.0` is).
-Units = Annotated[WholeNumber, Field(ge=0, le=MAX_UNITS)]
+Units = whole_number(ge=0, le=MAX_UNITS)
+RestockQuantity = whole_number(ge=1, le=MAX_UNITS)
 _SKU = TypeAdapter(Sku)
 
 
@@ -52,37 +44,18 @@ class NewProduct(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
 
 
-class ProductPatch(BaseModel):
-    """Any of the fields, at least one; a field left out keeps its value (null is no value)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
-
-    name: Name | SkipJsonSchema[None] = None
-    description: Description | SkipJsonSchema[None] = None
-    category: Category | SkipJsonSchema[None] = None
-    price_cents: Units | SkipJsonSchema[None] = None
-    attributes: Attributes | SkipJsonSchema[None] = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("leave the field out to keep its value; null is not a value")
-        return value
-
-    @model_validator(mode="after")
-    def _something(self) -> ProductPatch:
-        if not self.model_dump(exclude_none=True):
-            raise ValueError(
-                "change at least one of name, description, category, price_cents, attributes"
-            )
-        return self
+class ProductPatch(Patch):
+    name: Name | None = None
+    description: Description | None = None
+    category: Category | None = None
+    price_cents: Units | None = None
+    attributes: Attributes | None = None
 
 
 class Restock(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: Annotated[WholeNumber, Field(ge=1, le=MAX_UNITS)]
+    quantity: RestockQuantity
 
 
 class ProductQuery(BlankIsAbsent):

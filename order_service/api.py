@@ -20,7 +20,7 @@ from order_service.domain import (
 )
 from order_service.uow import OrderUnitOfWork
 from servicekit.api import Api, HeaderParam
-from servicekit.fields import Page, PageSize, Text, WholeNumber
+from servicekit.fields import Page, PageSize, Text, whole_number
 from servicekit.problems import FieldError, Problem, conflict, not_found
 
 Identifier = Annotated[Text, Field(min_length=1, max_length=200)]
@@ -32,12 +32,14 @@ IDEMPOTENCY_KEY = HeaderParam(
     max_length=200,
 )
 
+Quantity = whole_number(ge=1, le=1000)
+
 
 class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    quantity: Annotated[WholeNumber, Field(ge=1, le=1000)]
+    quantity: Quantity
 
 
 class NewOrder(BaseModel):

@@ -12,7 +12,15 @@ import json
 import re
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 """Larger request bodies are refused with a 413 before they are read."""
@@ -55,7 +63,12 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-WholeNumber = Annotated[int, BeforeValidator(_whole_number), Field(strict=True)]
+def whole_number(*, ge: int, le: int) -> Any:
+    """An integer from `ge` to `le`. The bounds come before the conversion in the annotation,
+    so they apply to the integer and appear in the JSON schema."""
+    return Annotated[int, Field(strict=True, ge=ge, le=le), BeforeValidator(_whole_number)]
+
+
 Page = Annotated[int, Field(ge=1, le=MAX_PAGE, description="1 is the first page")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
 
@@ -67,16 +80,50 @@ def _bounded_json_size(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-AttributeName = Annotated[Text, Field(min_length=1, max_length=100)]
+AttributeName = Annotated[str, Field(min_length=1, max_length=100)]
 Attributes = Annotated[
     dict[AttributeName, Any],
     Field(
         max_length=MAX_ATTRIBUTES,
         description=f"free-form JSON, at most {MAX_ATTRIBUTES} keys and "
-        f"{MAX_ATTRIBUTES_BYTES} bytes as compact JSON",
+        f"{MAX_ATTRIBUTES_BYTES} bytes as compact JSON, no NUL in any key or string",
+        # Names are checked for NUL with all other text; pydantic would document a key
+        # pattern as `patternProperties`, which restricts nothing.
+        json_schema_extra={
+            "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": WITHOUT_NUL}
+        },
     ),
     AfterValidator(_bounded_json_size),
 ]
+
+
+def _leave_out_null(schema: dict[str, Any]) -> None:
+    for name, field_schema in schema.get("properties", {}).items():
+        options = [o for o in field_schema.get("anyOf", []) if o != {"type": "null"}]
+        if len(options) == 1:
+            rest = {k: v for k, v in field_schema.items() if k not in ("anyOf", "default")}
+            schema["properties"][name] = {**options[0], **rest}
+    schema["minProperties"] = 1
+
+
+class Patch(BaseModel):
+    """A partial update: at least one field, each left out to keep its value. null is not a
+    value (the schema does not offer it, and validation refuses it)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_leave_out_null)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("leave the field out to keep its value; null is not a value")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Patch:
+        if not self.model_fields_set:
+            raise ValueError(f"change at least one of {', '.join(type(self).model_fields)}")
+        return self
 
 
 class BlankIsAbsent(BaseModel):

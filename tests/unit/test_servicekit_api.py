@@ -11,13 +11,15 @@ from pydantic import BaseModel, Field
 
 from servicekit.api import Api, HeaderParam
 from servicekit.app import create_service_app
-from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, Text, WholeNumber
+from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, Text, whole_number
 from servicekit.problems import not_found
+
+Quantity = whole_number(ge=1, le=1000)
 
 
 class NewThing(BaseModel):
     name: Text = Field(min_length=1)
-    quantity: WholeNumber = Field(ge=1)
+    quantity: Quantity
     extra: Any = None
 
 
