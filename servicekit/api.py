@@ -27,7 +27,12 @@ from flask import Blueprint, Response, json, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, unstorable_text_reason
+from servicekit.fields import (
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    SHARED_SCHEMAS,
+    unstorable_text_reason,
+)
 from servicekit.problems import (
     PROBLEM_JSON,
     FieldError,
@@ -203,7 +208,7 @@ class Api:
             "info": {"title": self.title, "version": self.version, "description": self.description},
             "paths": paths,
             "components": {
-                "schemas": schema.get("$defs", {}),
+                "schemas": schema.get("$defs", {}) | SHARED_SCHEMAS,
                 "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
             },
         }

@@ -81,16 +81,34 @@ def _bounded_json_size(value: dict[str, Any]) -> dict[str, Any]:
 
 
 AttributeName = Annotated[str, Field(min_length=1, max_length=100)]
+_ATTRIBUTE_VALUE_REF = {"$ref": "#/components/schemas/AttributeValue"}
+SHARED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "AttributeValue": {
+        "description": "any JSON value, with no NUL in its strings or keys",
+        "anyOf": [
+            {"type": "string", "pattern": WITHOUT_NUL},
+            {"type": ["number", "boolean", "null"]},
+            {"type": "array", "items": _ATTRIBUTE_VALUE_REF},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": WITHOUT_NUL},
+                "additionalProperties": _ATTRIBUTE_VALUE_REF,
+            },
+        ],
+    }
+}
+"""Schemas the field types here refer to; every API's OpenAPI document carries them."""
 Attributes = Annotated[
     dict[AttributeName, Any],
     Field(
         max_length=MAX_ATTRIBUTES,
         description=f"free-form JSON, at most {MAX_ATTRIBUTES} keys and "
         f"{MAX_ATTRIBUTES_BYTES} bytes as compact JSON, no NUL in any key or string",
-        # Names are checked for NUL with all other text; pydantic would document a key
-        # pattern as `patternProperties`, which restricts nothing.
+        # Text is checked for NUL before validation (servicekit.api); this tells clients.
+        # pydantic would document a key pattern as `patternProperties`, which restricts nothing.
         json_schema_extra={
-            "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": WITHOUT_NUL}
+            "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": WITHOUT_NUL},
+            "additionalProperties": _ATTRIBUTE_VALUE_REF,
         },
     ),
     AfterValidator(_bounded_json_size),

@@ -20,7 +20,8 @@ import requests
 from servicekit.fields import MAX_ATTRIBUTES_BYTES
 from testkit.shop import ADMIN, REPO, Shop, ShopOptions, run_shop
 
-pytestmark = pytest.mark.e2e
+# The first test also waits for the shop to start, the fuzzing tests take minutes each.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 TIMEOUT_S = 120
 """For one request: generous, since the machine may be busy with other test runs."""
@@ -250,10 +251,11 @@ def test_schemathesis_finds_nothing(shop, service, tmp_path):
     invalid data accepted, valid data refused, a 405 without Allow...), in every phase."""
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
-        "run",
-        f"{shop.urls[service]}/openapi.json",
         "--config-file",
         str(REPO / "tests" / "e2e" / "schemathesis.toml"),
+        "--no-color",
+        "run",
+        f"{shop.urls[service]}/openapi.json",
         "--checks",
         "all",
         "--seed",
@@ -271,7 +273,6 @@ def test_schemathesis_finds_nothing(shop, service, tmp_path):
         "none",
         "--header",
         f"Authorization: {ADMIN['Authorization']}",
-        "--no-color",
     ]
     run = subprocess.run(
         command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False

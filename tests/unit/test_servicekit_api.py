@@ -217,3 +217,50 @@ def test_openapi_documents_every_route_with_its_schemas(client):
     assert "/things/{thing_id}" in document["paths"]
     assert {"/healthz", "/readyz"} <= set(document["paths"])
     assert {"NewThing", "Thing", "ProblemDocument"} <= set(document["components"]["schemas"])
+
+
+def _service_documents() -> dict[str, dict]:
+    from inventory_service.api import build_api as inventory_api
+    from order_service.api import build_api as order_api
+    from payment_service.api import build_api as payment_api
+    from search_indexer.api import build_app as search_app
+    from search_indexer.config import Settings
+    from search_indexer.index import ProductIndex, client
+
+    def never_called():  # building a document opens no unit of work
+        raise AssertionError("no unit of work is needed")
+
+    search = search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused"))
+    return {
+        "inventory": inventory_api(never_called, lambda: "token").openapi(),
+        "order": order_api(never_called).openapi(),
+        "payment": payment_api(never_called).openapi(),
+        "search": search.test_client().get("/openapi.json").json,
+    }
+
+
+def _refs(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node))
+    return set()
+
+
+@pytest.mark.parametrize("service", ["inventory", "order", "payment", "search"])
+def test_every_schema_a_services_openapi_refers_to_is_in_it(service):
+    document = _service_documents()[service]
+    names = {ref.removeprefix("#/components/schemas/") for ref in _refs(document)}
+    assert names <= set(document["components"]["schemas"])
+
+
+def test_every_operation_documents_503_and_every_operation_with_a_body_413():
+    for document in _service_documents().values():
+        for path, operations in document["paths"].items():
+            if path in ("/healthz", "/readyz"):
+                continue
+            for method, operation in operations.items():
+                assert "503" in operation["responses"], (method, path)
+                if "requestBody" in operation:
+                    assert "413" in operation["responses"], (method, path)
