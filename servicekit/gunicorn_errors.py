@@ -14,11 +14,13 @@ import socket
 
 from gunicorn import util
 
-from servicekit.problems import PROBLEM_JSON
-
 
 def problem_response(status: int, reason: str, message: str) -> bytes:
     """The whole HTTP response gunicorn writes for an error it detected itself."""
+    # Imported here, in a worker that has loaded the app, not at configuration time: the
+    # master would otherwise import Flask, pydantic and SQLAlchemy before it binds.
+    from servicekit.problems import PROBLEM_JSON
+
     body = json.dumps(
         {"type": "about:blank", "title": reason, "status": status, "detail": message or reason}
     ).encode()
