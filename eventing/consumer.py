@@ -170,8 +170,10 @@ class EventConsumer:
         self.dead_letters = dead_letters or DeadLetters(KafkaPublisher(settings), self.group_id)
         self.holds = HoldStore(holds.engine, holds.tables, self.group_id) if holds else None
         self._pending: dict[tuple[str, int], _PendingRetry] = {}
-        # The holds on each assigned partition's keys, read when its first message arrives.
+        # The holds on each assigned partition's keys, read once it is assigned (or when its
+        # first message arrives, if that comes first).
         self._held_keys: dict[tuple[str, int], dict[bytes, Hold]] = {}
+        self._unread_holds: set[tuple[str, int]] = set()
         self._release_attempts: dict[int, int] = {}
         self._release_due = 0.0
         self._release_check_due = 0.0
@@ -200,7 +202,8 @@ class EventConsumer:
         self._consumer = Consumer(self._config)
         self._pending.clear()
         self._held_keys.clear()
-        self._consumer.subscribe(self.topics, on_revoke=self._on_revoke)
+        self._unread_holds.clear()
+        self._consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
                 self._resume_due_partitions()
@@ -411,10 +414,14 @@ class EventConsumer:
     def _release_settled_holds(self) -> None:
         """Release, in order, what waits behind letters that were applied or discarded: a
         batch per turn, retried with backoff while the handler or the database fails."""
-        if self.holds is None or not any(self._held_keys.values()):
+        if self.holds is None:
             return
         now = time.monotonic()
         try:
+            if self._unread_holds and now >= self._release_due:
+                self._read_assigned_holds()
+            if not any(self._held_keys.values()):
+                return
             if now >= self._release_check_due:
                 self._release_check_due = now + self.release_check_interval_s
                 self._notice_discards()
@@ -427,6 +434,16 @@ class EventConsumer:
         except Exception as error:  # the database or the broker: nothing is lost, try again
             log.warning("releasing held messages failed; retrying: %s", error)
             self._release_due = now + self.retry.delay(2)
+
+    def _read_assigned_holds(self) -> None:
+        assert self.holds is not None
+        unread = [tp for tp in self._unread_holds if tp not in self._held_keys]
+        holds = self.holds.holds_on(unread)
+        for tp in unread:
+            self._held_keys[tp] = {}
+        for hold in holds:
+            self._held_keys[(hold.topic, hold.partition)][hold.key] = hold
+        self._unread_holds.clear()
 
     def _notice_discards(self) -> None:
         assert self.holds is not None
@@ -506,11 +523,16 @@ class EventConsumer:
         self._release_attempts.pop(held.id, None)
         self._held_keys[(hold.topic, hold.partition)][hold.key] = moved
 
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Read in the loop, not here: a database error must not fail the rebalance.
+        self._unread_holds.update((tp.topic, tp.partition) for tp in partitions)
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._commit_stored()
         for tp in partitions:
             self._pending.pop((tp.topic, tp.partition), None)
             self._held_keys.pop((tp.topic, tp.partition), None)
+            self._unread_holds.discard((tp.topic, tp.partition))
 
     def _commit_stored(self) -> None:
         try:
