@@ -318,13 +318,17 @@ def search_rebuild() -> None:
 
 @cli.group()
 def dlq() -> None:
-    """Inspect and redrive dead letters."""
+    """Inspect, redrive and discard dead letters (and what each holds back)."""
 
 
 @dlq.command("list")
 @click.option("--topic", help="one dead-letter topic, e.g. orders.commands.dlq")
 def dlq_list(topic) -> None:
-    """Dead-letter topics and how many letters each holds (or one topic's letters).
+    """Dead-letter topics, how many letters each holds and how many later messages their keys
+    hold back (or one topic's letters, each with what waits behind it).
+
+    A dead letter holds back its key in the group that dead-lettered it: later messages of that
+    key wait, in order, until the letter is redriven and applied or discarded.
 
     \b
     Example:
@@ -333,25 +337,69 @@ def dlq_list(topic) -> None:
     """
     from eventing.kafka_admin import admin_client
     from eventing.operations import dead_letter_topics, read_dead_letters, topic_extent
+    from shopctl.holds import hold_stores
 
     settings = kafka()
-    if topic:
-        view = table("partition@offset", "key", "original", "attempts", "reason")
-        for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
-            view.add_row(
-                f"{letter.partition}@{letter.offset}",
-                (letter.key or b"").decode(errors="replace"),
-                f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
-                letter.headers.get("dlq.attempts", "?"),
-                letter.reason[:120],
+    with hold_stores(settings) as stores:
+        if topic:
+            view = table(
+                "partition@offset", "key", "original", "group", "attempts", "reason", "held behind"
             )
+            for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+                view.add_row(
+                    f"{letter.partition}@{letter.offset}",
+                    (letter.key or b"").decode(errors="replace"),
+                    f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
+                    letter.group or "?",
+                    letter.headers.get("dlq.attempts", "?"),
+                    letter.reason[:120],
+                    _held_behind(stores, letter),
+                )
+            console.print(view)
+            return
+        admin = admin_client(settings)
+        held = _held_per_dead_letter_topic(stores)
+        view = table("dead-letter topic", "letters", "held behind them")
+        for name in dead_letter_topics(settings):
+            view.add_row(name, str(topic_extent(admin, name).retained), held.get(name, "0"))
         console.print(view)
-        return
-    admin = admin_client(settings)
-    view = table("dead-letter topic", "letters")
-    for name in dead_letter_topics(settings):
-        view.add_row(name, str(topic_extent(admin, name).retained))
-    console.print(view)
+
+
+def _held_behind(stores, letter) -> str:
+    """What waits behind one letter, as `dlq list --topic` shows it."""
+    try:
+        store = stores.for_group(letter.group)
+        if store is None:
+            return "-: its group holds no keys"
+        summaries = {(s.topic, s.key): s for s in store.summaries(letter.original_topic)}
+        summary = summaries.get((letter.original_topic, letter.key or b""))
+        if summary is not None and summary.letter == letter.name:
+            text = f"{summary.held} held"
+            if summary.oldest_held_at is not None:
+                text += f", oldest {summary.oldest_held_at.isoformat(timespec='seconds')}"
+            return text + (f" (released: {summary.release_reason})" if summary.released else "")
+        reason = store.discarded().get(letter.name)
+        return f"0: discarded ({reason})" if reason is not None else "0"
+    except Exception as error:  # the list must still show what Kafka holds
+        return f"? ({type(error).__name__})"
+
+
+def _held_per_dead_letter_topic(stores) -> dict[str, str]:
+    from eventing.topics import dead_letter_topic
+
+    held: dict[str, int] = {}
+    unknown: set[str] = set()
+    for store in stores.every_group():
+        try:
+            summaries = store.summaries()
+        except Exception:
+            unknown.add(store.group)
+            continue
+        for summary in summaries:
+            name = dead_letter_topic(summary.topic)
+            held[name] = held.get(name, 0) + summary.held
+    suffix = f" (? for {', '.join(sorted(unknown))})" if unknown else ""
+    return {name: f"{count}{suffix}" for name, count in held.items()}
 
 
 @dlq.command("show")
@@ -366,10 +414,7 @@ def dlq_show(topic, position) -> None:
     """
     from eventing.operations import read_dead_letters
 
-    try:
-        partition, offset = (int(part) for part in position.split("@"))
-    except ValueError:
-        raise ShopctlError(f"{position!r} is not PARTITION@OFFSET") from None
+    partition, offset = _position(position)
     settings = kafka()
     for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
         if (letter.partition, letter.offset) == (partition, offset):
@@ -386,7 +431,9 @@ def dlq_redrive(topic) -> None:
     """Send dead letters back to their original topic, keeping their attempt count.
 
     Each letter is redriven once (a consumer group remembers where redriving stopped); the
-    consumers' inboxes make a letter that was in fact applied a no-op.
+    consumers' inboxes make a letter that was in fact applied a no-op. When the group that
+    dead-lettered a letter applies its copy, it releases what the letter held back, in order.
+    A discarded letter's copy is skipped.
 
     \b
     Example (after fixing what poisoned them):
@@ -403,6 +450,67 @@ def dlq_redrive(topic) -> None:
             settings, settings.qualify(topic), on_each=lambda _letter: progress.advance(task)
         )
     console.print(f"redrove {count} dead letter(s) from {topic}")
+
+
+@dlq.command("discard")
+@click.option("--topic", required=True, help="the dead-letter topic, e.g. orders.commands.dlq")
+@click.argument("position", metavar="PARTITION@OFFSET")
+@click.option("--reason", required=True, help="why it is never to be applied (kept on record)")
+def dlq_discard(topic, position, reason) -> None:
+    """Discard a dead letter: never apply it, and release what it holds back.
+
+    The group that dead-lettered it applies the messages held behind it, in order, within
+    seconds; a copy of it redriven later is skipped. The letter stays in its topic for the
+    record.
+
+    \b
+    Example (a command for an order that no longer exists):
+      shopctl dlq discard --topic inventory.commands.dlq 0@12 --reason "order deleted"
+    """
+    from eventing.operations import read_dead_letters
+    from shopctl.holds import hold_stores
+
+    partition, offset = _position(position)
+    if not reason.strip():
+        raise ShopctlError("say why with --reason")
+    settings = kafka()
+    letter = next(
+        (
+            found
+            for found, _ in read_dead_letters(settings, settings.qualify(topic))
+            if (found.partition, found.offset) == (partition, offset)
+        ),
+        None,
+    )
+    if letter is None:
+        raise ShopctlError(f"no dead letter at {position} in {topic}")
+    with hold_stores(settings) as stores:
+        store = stores.for_group(letter.group)
+        if store is None:
+            raise ShopctlError(
+                f"group {letter.group or '?'} holds no keys: nothing to release behind {position}"
+            )
+        released = store.discard(
+            topic=letter.original_topic,
+            key=letter.key or b"",
+            letter=letter.name,
+            reason=reason.strip(),
+        )
+    if released is None:
+        console.print(f"discarded {letter.name} ({letter.group}); it held nothing back")
+    else:
+        console.print(
+            f"discarded {letter.name} ({letter.group}): released {released} held message(s), "
+            "applied in order by the group's consumer"
+        )
+
+
+def _position(position: str) -> tuple[int, int]:
+    try:
+        partition, offset = (int(part) for part in position.split("@"))
+    except ValueError:
+        raise ShopctlError(f"{position!r} is not PARTITION@OFFSET") from None
+    return partition, offset
 
 
 @cli.group()
