@@ -9,6 +9,9 @@
 - A `PoisonMessage` (undecodable, unknown type, invalid payload) goes straight to `<topic>.dlq`;
   any other exception is retried `max_attempts` times before it does. The dead letter carries
   the original message and headers saying where it came from and why it failed.
+- With a hold database (every service's consumer has one), a dead letter holds back its key:
+  later messages of that key are parked beside it, in order, until the letter is redriven and
+  applied or discarded, then released in order through the same handler (see eventing.held).
 - `stop` (set by SIGTERM in the worker) ends the loop after the message in hand; stored offsets
   are committed on partition revocation and on close.
 """
@@ -20,16 +23,28 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from opentelemetry.trace import SpanKind
+from sqlalchemy import Engine
 
 from eventing.config import KafkaSettings
 from eventing.envelope import utc_now
 from eventing.errors import PoisonMessage, TransientError
+from eventing.held import (
+    LETTER_HEADER,
+    HeldMessage,
+    Hold,
+    HoldStore,
+    Verdict,
+    can_hold,
+    letter_name,
+    verdict,
+)
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, EventRegistry
+from eventing.sql import HoldTables
 from eventing.topics import dead_letter_topic
 from eventing.tracing import (
     ConsumedMessage,
@@ -55,6 +70,14 @@ class RetryPolicy:
         """Exponential backoff with full jitter on its upper half."""
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class HoldDatabase:
+    """Where a consumer keeps the keys its dead letters hold back: its service's database."""
+
+    engine: Engine
+    tables: HoldTables
 
 
 @dataclass
@@ -95,12 +118,14 @@ class DeadLetters:
         self.publisher = publisher
         self.group_id = group_id
 
-    def send(self, message: Message, error: BaseException, attempts: int) -> None:
+    def send(
+        self, message: ConsumedMessage, value: bytes | None, error: BaseException, attempts: int
+    ) -> None:
         headers = dead_letter_headers(
-            headers=kafka_headers_to_dict(message.headers()),
-            topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
+            headers=dict(message.headers),
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
             group_id=self.group_id,
             error=error,
             attempts=attempts,
@@ -108,9 +133,9 @@ class DeadLetters:
         self.publisher.publish(
             [
                 OutgoingMessage(
-                    topic=dead_letter_topic(message.topic()),
-                    key=message.key() or b"",
-                    value=message.value() or b"",
+                    topic=dead_letter_topic(message.topic),
+                    key=message.key or b"",
+                    value=value or b"",
                     headers=headers,
                 )
             ]
@@ -118,6 +143,11 @@ class DeadLetters:
 
 
 class EventConsumer:
+    release_check_interval_s = 1.0
+    """How often a consumer holding keys asks whether an operator released one (a discard)."""
+    release_batch = 100
+    """Held messages released per turn of the loop, so a long release never starves polling."""
+
     def __init__(
         self,
         settings: KafkaSettings,
@@ -128,6 +158,7 @@ class EventConsumer:
         registry: EventRegistry,
         dead_letters: DeadLetters | None = None,
         retry: RetryPolicy | None = None,
+        holds: HoldDatabase | None = None,
         extra_config: dict[str, object] | None = None,
     ):
         # A namespace isolates consumer groups as well as topics.
@@ -137,7 +168,15 @@ class EventConsumer:
         self.registry = registry
         self.retry = retry or RetryPolicy()
         self.dead_letters = dead_letters or DeadLetters(KafkaPublisher(settings), self.group_id)
+        self.holds = HoldStore(holds.engine, holds.tables, self.group_id) if holds else None
         self._pending: dict[tuple[str, int], _PendingRetry] = {}
+        # The holds on each assigned partition's keys, read once it is assigned (or when its
+        # first message arrives, if that comes first).
+        self._held_keys: dict[tuple[str, int], dict[bytes, Hold]] = {}
+        self._unread_holds: set[tuple[str, int]] = set()
+        self._release_attempts: dict[int, int] = {}
+        self._release_due = 0.0
+        self._release_check_due = 0.0
         self._config = {
             **settings.client_config(),
             "group.id": self.group_id,
@@ -153,15 +192,22 @@ class EventConsumer:
             **(extra_config or {}),
         }
         self.processed = 0
+        self.parked = 0
+        """Messages parked behind a dead letter of their key."""
+        self.released = 0
+        """Held messages applied once their letter was settled."""
 
     def run(self, stop: threading.Event, poll_timeout_s: float = 0.5) -> None:
         """Consume until `stop` is set, then commit and leave the group."""
         self._consumer = Consumer(self._config)
         self._pending.clear()
-        self._consumer.subscribe(self.topics, on_revoke=self._on_revoke)
+        self._held_keys.clear()
+        self._unread_holds.clear()
+        self._consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
                 self._resume_due_partitions()
+                self._release_settled_holds()
                 message = self._consumer.poll(poll_timeout_s)
                 if message is None:
                     continue
@@ -187,38 +233,73 @@ class EventConsumer:
         consumed = ConsumedMessage(
             message.topic(), message.partition(), message.offset(), message.key(), headers
         )
+        try:
+            hold, action = self._verdict(consumed)
+            if action is Verdict.PARK:
+                self._park(consumed, message.value())
+                self._done(message)
+                return
+            if action is Verdict.SKIP_DISCARDED:
+                log.info(
+                    "skipping %s[%d]@%d: a redriven copy of %s, which was discarded",
+                    *partition,
+                    message.offset(),
+                    headers.get(LETTER_HEADER),
+                )
+                self._done(message)
+                return
+        except TransientError as error:
+            self._retry_later(message, attempts, error)
+            return
+        error = self._handle(consumed, message.value())
+        if error is None:
+            if hold is not None and action is Verdict.APPLY_LETTER:
+                try:
+                    self._letter_applied(hold)
+                except TransientError as release_error:  # applied; the retry is a no-op
+                    self._retry_later(message, attempts, release_error)
+                    return
+            self._done(message)
+        elif self._gives_up(error, attempts):
+            self._dead_letter(message, consumed, error, attempts)
+        else:
+            self._retry_later(message, attempts, error)
+
+    def _handle(self, consumed: ConsumedMessage, value: bytes | None) -> Exception | None:
+        """Decode and handle one message inside its trace; the error, if it failed."""
         with tracer.start_as_current_span(
-            f"{message.topic()} process",
-            context=context_from_headers(headers),
+            f"{consumed.topic} process",
+            context=context_from_headers(consumed.headers),
             kind=SpanKind.CONSUMER,
             attributes=process_attributes(consumed, self.group_id),
         ) as span:
             try:
-                decoded = self.registry.decode(message.value())
+                decoded = self.registry.decode(value)
                 span.set_attribute("messaging.message.id", str(decoded.envelope.event_id))
                 span.set_attribute("event.type", decoded.envelope.type)
                 self.handler(decoded)
-            except PoisonMessage as error:
-                span.record_exception(error)
-                self._dead_letter(message, error, attempts)
-            except TransientError as error:
-                span.record_exception(error)
-                self._retry_later(message, attempts, error)
             except Exception as error:
                 span.record_exception(error)
-                if attempts >= self.retry.max_attempts:
-                    self._dead_letter(message, error, attempts)
-                else:
-                    self._retry_later(message, attempts, error)
-            else:
-                self._done(message)
+                return error
+        return None
+
+    def _gives_up(self, error: Exception, attempts: int) -> bool:
+        """Dead-letter now? A poisoned message at once, a transient failure never, anything
+        else after `max_attempts`."""
+        if isinstance(error, PoisonMessage):
+            return True
+        if isinstance(error, TransientError):
+            return False
+        return attempts >= self.retry.max_attempts
 
     def _done(self, message: Message) -> None:
         self._pending.pop((message.topic(), message.partition()), None)
         self._consumer.store_offsets(message=message)
         self.processed += 1
 
-    def _dead_letter(self, message: Message, error: BaseException, attempts: int) -> None:
+    def _dead_letter(
+        self, message: Message, consumed: ConsumedMessage, error: BaseException, attempts: int
+    ) -> None:
         log.error(
             "dead-lettering %s[%d]@%d after %d attempt(s): %s: %s",
             message.topic(),
@@ -229,7 +310,9 @@ class EventConsumer:
             error,
         )
         try:
-            self.dead_letters.send(message, error, attempts)
+            # The hold first: a letter published without it would let later messages pass.
+            self._hold_key(consumed, error)
+            self.dead_letters.send(consumed, message.value(), error, attempts)
         except Exception as publish_error:  # the message must not be lost: retry it instead
             self._retry_later(message, attempts, publish_error)
             return
@@ -263,10 +346,193 @@ class EventConsumer:
             for key in due:
                 self._pending[key].resume_at = float("inf")
 
+    # Keys held back by their dead letters.
+
+    def _holds_on(self, topic: str, partition: int) -> dict[bytes, Hold]:
+        """The holds on the partition's keys, read from the database the first time."""
+        assert self.holds is not None
+        known = self._held_keys.get((topic, partition))
+        if known is None:
+            known = {hold.key: hold for hold in self.holds.holds_on([(topic, partition)])}
+            self._held_keys[(topic, partition)] = known
+        return known
+
+    def _verdict(self, consumed: ConsumedMessage) -> tuple[Hold | None, Verdict]:
+        if self.holds is None or not can_hold(consumed.key):
+            return None, Verdict.APPLY
+        assert consumed.key is not None
+        hold = self._holds_on(consumed.topic, consumed.partition).get(consumed.key)
+        redriven_letter = consumed.headers.get(LETTER_HEADER)
+        discarded = redriven_letter is not None and self.holds.is_discarded(redriven_letter)
+        position = letter_name(consumed.topic, consumed.partition, consumed.offset)
+        return hold, verdict(
+            hold, position=position, redriven_letter=redriven_letter, discarded=discarded
+        )
+
+    def _park(self, consumed: ConsumedMessage, value: bytes | None) -> None:
+        assert self.holds is not None and consumed.key is not None
+        self.holds.park(
+            topic=consumed.topic,
+            partition=consumed.partition,
+            offset=consumed.offset,
+            key=consumed.key,
+            value=value,
+            headers=consumed.headers,
+        )
+        self.parked += 1
+        log.warning(
+            "holding %s[%d]@%d: its key %r is held behind dead letter %s",
+            consumed.topic,
+            consumed.partition,
+            consumed.offset,
+            consumed.key,
+            self._held_keys[(consumed.topic, consumed.partition)][consumed.key].letter,
+        )
+
+    def _hold_key(self, consumed: ConsumedMessage, error: BaseException) -> None:
+        """Hold the message's key behind it, about to become a dead letter."""
+        if self.holds is None or not can_hold(consumed.key):
+            return
+        assert consumed.key is not None
+        hold = Hold(
+            topic=consumed.topic,
+            partition=consumed.partition,
+            key=consumed.key,
+            letter=letter_name(consumed.topic, consumed.partition, consumed.offset),
+            reason=f"{type(error).__name__}: {error}",
+        )
+        self.holds.hold(hold)
+        self._holds_on(consumed.topic, consumed.partition)[consumed.key] = hold
+
+    def _letter_applied(self, hold: Hold) -> None:
+        assert self.holds is not None
+        log.info("dead letter %s applied: releasing what it held", hold.letter)
+        released = self.holds.release(hold, "redriven and applied")
+        self._held_keys[(hold.topic, hold.partition)][hold.key] = released
+        self._release_due = 0.0
+
+    def _release_settled_holds(self) -> None:
+        """Release, in order, what waits behind letters that were applied or discarded: a
+        batch per turn, retried with backoff while the handler or the database fails."""
+        if self.holds is None:
+            return
+        now = time.monotonic()
+        try:
+            if self._unread_holds and now >= self._release_due:
+                self._read_assigned_holds()
+            if not any(self._held_keys.values()):
+                return
+            if now >= self._release_check_due:
+                self._release_check_due = now + self.release_check_interval_s
+                self._notice_discards()
+            if now < self._release_due:
+                return
+            budget = self.release_batch
+            for hold in [h for keys in self._held_keys.values() for h in keys.values()]:
+                if hold.released and budget > 0:
+                    budget -= self._release_behind(hold, budget)
+        except Exception as error:  # the database or the broker: nothing is lost, try again
+            log.warning("releasing held messages failed; retrying: %s", error)
+            self._release_due = now + self.retry.delay(2)
+
+    def _read_assigned_holds(self) -> None:
+        assert self.holds is not None
+        unread = [tp for tp in self._unread_holds if tp not in self._held_keys]
+        holds = self.holds.holds_on(unread)
+        for tp in unread:
+            self._held_keys[tp] = {}
+        for hold in holds:
+            self._held_keys[(hold.topic, hold.partition)][hold.key] = hold
+        self._unread_holds.clear()
+
+    def _notice_discards(self) -> None:
+        assert self.holds is not None
+        waiting = [h for keys in self._held_keys.values() for h in keys.values() if not h.released]
+        for hold in self.holds.released_among(waiting):
+            log.info("letter %s: %s; releasing what it held", hold.letter, hold.release_reason)
+            self._held_keys[(hold.topic, hold.partition)][hold.key] = hold
+
+    def _release_behind(self, hold: Hold, budget: int) -> int:
+        """Apply up to `budget` messages held behind a released hold; ends the hold when none
+        is left. Returns how many it tried."""
+        assert self.holds is not None
+        waiting = self.holds.held_behind(hold, budget)
+        if not waiting:
+            self._end_hold(hold)
+            return 0
+        for tried, held in enumerate(waiting, start=1):
+            consumed = ConsumedMessage(
+                held.topic, held.partition, held.offset, held.key, held.headers
+            )
+            attempts = self._release_attempts.get(held.id, _int(held.headers.get("dlq.attempts")))
+            attempts += 1
+            error = self._handle(consumed, held.value)
+            if error is None:
+                self.holds.forget_held(held)
+                self._release_attempts.pop(held.id, None)
+                self.released += 1
+                continue
+            if self._gives_up(error, attempts):
+                self._dead_letter_held(hold, held, error, attempts)
+            else:
+                self._release_attempts[held.id] = attempts
+                self._release_due = time.monotonic() + self.retry.delay(attempts)
+                log.warning(
+                    "releasing %s held behind %s failed (attempt %d): %s: %s",
+                    letter_name(held.topic, held.partition, held.offset),
+                    hold.letter,
+                    attempts,
+                    type(error).__name__,
+                    error,
+                )
+            return tried
+        if len(waiting) < budget:  # that was all of them
+            self._end_hold(hold)
+        return len(waiting)
+
+    def _end_hold(self, hold: Hold) -> None:
+        assert self.holds is not None
+        if self.holds.end_if_empty(hold):
+            self._held_keys[(hold.topic, hold.partition)].pop(hold.key, None)
+            log.info("key %r of %s flows again", hold.key, hold.topic)
+
+    def _dead_letter_held(
+        self, hold: Hold, held: HeldMessage, error: BaseException, attempts: int
+    ) -> None:
+        """A held message failed for good: it becomes its key's letter, and what is behind it
+        stays held. Published first: the letter must exist before the held row goes."""
+        assert self.holds is not None
+        letter = letter_name(held.topic, held.partition, held.offset)
+        log.error(
+            "dead-lettering held %s after %d attempt(s): %s: %s",
+            letter,
+            attempts,
+            type(error).__name__,
+            error,
+        )
+        consumed = ConsumedMessage(held.topic, held.partition, held.offset, held.key, held.headers)
+        self.dead_letters.send(consumed, held.value, error, attempts)
+        moved = replace(
+            hold,
+            letter=letter,
+            reason=f"{type(error).__name__}: {error}",
+            released=False,
+            release_reason=None,
+        )
+        self.holds.move_to_letter(moved, held)
+        self._release_attempts.pop(held.id, None)
+        self._held_keys[(hold.topic, hold.partition)][hold.key] = moved
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Read in the loop, not here: a database error must not fail the rebalance.
+        self._unread_holds.update((tp.topic, tp.partition) for tp in partitions)
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._commit_stored()
         for tp in partitions:
             self._pending.pop((tp.topic, tp.partition), None)
+            self._held_keys.pop((tp.topic, tp.partition), None)
+            self._unread_holds.discard((tp.topic, tp.partition))
 
     def _commit_stored(self) -> None:
         try:

@@ -25,6 +25,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from eventing.config import KafkaSettings
 from eventing.errors import EventingError, KafkaUnavailable
+from eventing.held import LETTER_HEADER, letter_name
 from eventing.kafka_admin import admin_client
 from eventing.outbox import PARKED_STUB_HEADER
 from eventing.producer import KafkaPublisher, OutgoingMessage
@@ -327,6 +328,20 @@ class DeadLetter:
         error_class = self.headers.get("dlq.error.class", "?")
         return f"{error_class}: {self.headers.get('dlq.error.message', '')}"
 
+    @property
+    def group(self) -> str | None:
+        """The consumer group that dead-lettered it."""
+        return self.headers.get("dlq.consumer.group")
+
+    @property
+    def name(self) -> str:
+        """The letter's name, as the holds of its group know it: where it was taken from."""
+        return letter_name(
+            self.original_topic,
+            int(self.headers.get("dlq.original.partition", -1)),
+            int(self.headers.get("dlq.original.offset", -1)),
+        )
+
 
 def dead_letter_topics(settings: KafkaSettings) -> list[str]:
     names = admin_client(settings).list_topics(timeout=10).topics
@@ -394,10 +409,12 @@ def read_dead_letters(
 
 def redriven_copy(letter: DeadLetter) -> OutgoingMessage:
     """The letter as it goes back to its original topic: its key, value and headers, the
-    attempt count kept, and where it was redriven from."""
+    attempt count kept, where it was redriven from, and naming the letter it copies (so the
+    consumer that holds the key behind it recognises it)."""
     headers = {k: v for k, v in letter.headers.items() if not k.startswith("dlq.")}
     headers["dlq.attempts"] = letter.headers.get("dlq.attempts", "0")
     headers["dlq.redriven.from"] = f"{letter.topic}[{letter.partition}]@{letter.offset}"
+    headers[LETTER_HEADER] = letter.name
     return OutgoingMessage(letter.original_topic, letter.key or b"", letter.value or b"", headers)
 
 
@@ -405,8 +422,9 @@ def redrive(
     settings: KafkaSettings, topic: str, on_each: Callable[[DeadLetter], None] | None = None
 ) -> int:
     """Publish each not yet redriven dead letter back to its original topic, keeping its key,
-    headers and attempt count; a group's offsets remember what was redriven. A stub of a parked
-    outbox row is no message to redrive: `shopctl outbox retry` republishes its row."""
+    headers and attempt count, and naming the letter it copies (so the consumer that holds
+    the key behind it recognises it); a group's offsets remember what was redriven. A stub of a
+    parked outbox row is no message to redrive: `shopctl outbox retry` republishes its row."""
     publisher = KafkaPublisher(settings)
     count = 0
     for letter, _ in read_dead_letters(settings, topic, group=REDRIVE_GROUP):

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
     Identity,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -21,6 +26,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 OUTBOX = "outbox"
 INBOX = "inbox"
+DEAD_LETTER_HOLDS = "dead_letter_holds"
+HELD_MESSAGES = "held_messages"
+DISCARDED_LETTERS = "discarded_letters"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -78,3 +86,65 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "event_id"),
     )
+
+
+@dataclass(frozen=True)
+class HoldTables:
+    """Where a consumer group keeps the keys its dead letters hold back (see eventing.held)."""
+
+    holds: Table
+    held_messages: Table
+    discarded_letters: Table
+
+
+def hold_tables(metadata: MetaData) -> HoldTables:
+    """A consumer's dead-letter holds, the messages parked behind them, and discarded letters.
+
+    - `dead_letter_holds`: one row per key a dead letter holds back, per consumer group and
+      topic; `letter` names the dead letter's original position (`topic[partition]@offset`),
+      `released_at` is set once the letter was applied after a redrive or discarded.
+    - `held_messages`: later messages of a held key, parked in arrival order (`id`); unique by
+      position, so a redelivery parks nothing twice.
+    - `discarded_letters`: letters an operator discarded, so a redriven copy is skipped.
+    """
+    holds = Table(
+        DEAD_LETTER_HOLDS,
+        metadata,
+        Column("consumer_group", Text, nullable=False),
+        Column("topic", Text, nullable=False),
+        Column("message_key", LargeBinary, nullable=False),
+        Column("kafka_partition", Integer, nullable=False),
+        Column("letter", Text, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("held_since", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("released_at", DateTime(timezone=True)),
+        Column("release_reason", Text),
+        PrimaryKeyConstraint("consumer_group", "topic", "message_key"),
+    )
+    held_messages = Table(
+        HELD_MESSAGES,
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("consumer_group", Text, nullable=False),
+        Column("topic", Text, nullable=False),
+        Column("message_key", LargeBinary, nullable=False),
+        Column("kafka_partition", Integer, nullable=False),
+        Column("kafka_offset", BigInteger, nullable=False),
+        Column("value", LargeBinary),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("held_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        UniqueConstraint(
+            "consumer_group", "topic", "kafka_partition", "kafka_offset", name="held_messages_once"
+        ),
+        Index("held_messages_in_order", "consumer_group", "topic", "message_key", "id"),
+    )
+    discarded_letters = Table(
+        DISCARDED_LETTERS,
+        metadata,
+        Column("consumer_group", Text, nullable=False),
+        Column("letter", Text, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("discarded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer_group", "letter"),
+    )
+    return HoldTables(holds, held_messages, discarded_letters)

@@ -6,15 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from flask import Flask
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contracts.common import Sku
 from inventory_service import services
@@ -27,32 +19,16 @@ from inventory_service.domain import (
 )
 from inventory_service.uow import InventoryUnitOfWork
 from servicekit.api import Api
+from servicekit.fields import Attributes, BlankIsAbsent, Page, PageSize, Patch, Text, whole_number
 from servicekit.problems import FieldError, Problem, conflict, not_found
 
-
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL stores no NUL character in text or JSONB: refuse it as an invalid value."""
-    match value:
-        case str() if "\x00" in value:
-            raise ValueError("text cannot contain the NUL character")
-        case dict():
-            for key, item in value.items():
-                _without_nul(key)
-                _without_nul(item)
-        case list():
-            for item in value:
-                _without_nul(item)
-    return value
-
-
-Text = Annotated[str, AfterValidator(_without_nul)]
+# Bounded so that a product's event (its whole state) stays far below Kafka's message limit.
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Description = Annotated[Text, Field(max_length=5000)]
 Category = Annotated[Text, Field(min_length=1, max_length=100)]
-Attributes = Annotated[dict[str, Any], AfterValidator(_without_nul)]
-# Strict: in JSON, `true` or `"5"` is not a number of cents or units.
-Units = Annotated[int, Field(strict=True, ge=0, le=MAX_UNITS)]
-MAX_PAGE = 1_000_000
+# Strict: in JSON, `true` or `"5"` is not a number of cents or units (`5.0` is).
+Units = whole_number(ge=0, le=MAX_UNITS)
+RestockQuantity = whole_number(ge=1, le=MAX_UNITS)
 _SKU = TypeAdapter(Sku)
 
 
@@ -68,42 +44,26 @@ class NewProduct(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
 
 
-class ProductPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ProductPatch(Patch):
     name: Name | None = None
     description: Description | None = None
     category: Category | None = None
     price_cents: Units | None = None
     attributes: Attributes | None = None
 
-    @model_validator(mode="after")
-    def _something(self) -> ProductPatch:
-        if not self.model_dump(exclude_none=True):
-            raise ValueError(
-                "change at least one of name, description, category, price_cents, attributes"
-            )
-        return self
-
 
 class Restock(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    quantity: Annotated[int, Field(strict=True, ge=1, le=MAX_UNITS)]
+    quantity: RestockQuantity
 
 
-class ProductQuery(BaseModel):
+class ProductQuery(BlankIsAbsent):
+    """`?category=&page=` asks for no filter and the default page."""
+
     category: Category | None = None
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    page_size: int = Field(default=20, ge=1, le=100)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _blank_is_absent(cls, values: Any) -> Any:
-        """`?category=&page=` asks for no filter and the default page."""
-        if isinstance(values, dict):
-            return {key: value for key, value in values.items() if value != ""}
-        return values
+    page: Page = 1
+    page_size: PageSize = 20
 
 
 def _existing_sku(sku: str) -> str:

@@ -26,4 +26,6 @@ class InventoryApp(ServiceRuntime[InventoryUnitOfWork]):
 
 
 def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> InventoryApp:
-    return InventoryApp(settings or load_settings(), kafka, orm.outbox, InventoryUnitOfWork)
+    return InventoryApp(
+        settings or load_settings(), kafka, orm.outbox, InventoryUnitOfWork, orm.holds
+    )

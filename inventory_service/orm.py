@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from eventing.sql import inbox_table, outbox_table
+from eventing.sql import hold_tables, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -54,3 +54,4 @@ reservations = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+holds = hold_tables(metadata)

@@ -20,30 +20,34 @@ from order_service.domain import (
 )
 from order_service.uow import OrderUnitOfWork
 from servicekit.api import Api, HeaderParam
+from servicekit.fields import Page, PageSize, Text, whole_number
 from servicekit.problems import FieldError, Problem, conflict, not_found
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Identifier = Annotated[Text, Field(min_length=1, max_length=200)]
 IDEMPOTENCY_KEY = HeaderParam(
     "Idempotency-Key",
     "a client-chosen key: the same key with the same body returns the same "
     "order, with another body a 409",
     required=True,
+    max_length=200,
 )
+
+Quantity = whole_number(ge=1, le=1000)
 
 
 class OrderLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    quantity: int = Field(ge=1, le=1000)
+    quantity: Quantity
 
 
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: Text
+    customer_id: Identifier
     items: list[OrderLine] = Field(min_length=1, max_length=100)
-    payment_method: Text
+    payment_method: Identifier
 
 
 class OrderAccepted(BaseModel):
@@ -99,9 +103,9 @@ class OrderOut(BaseModel):
 
 
 class OrderQuery(BaseModel):
-    customer_id: Text
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)
+    customer_id: Identifier
+    page: Page = 1
+    page_size: PageSize = 20
 
 
 class OrderPage(BaseModel):
@@ -140,13 +144,7 @@ def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
         },
     )
     def place_order(body: NewOrder):
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 200:
-            raise Problem(
-                400,
-                "Bad Request",
-                "the Idempotency-Key header is required (at most 200 characters)",
-            )
+        key = request.headers[IDEMPOTENCY_KEY.name]  # checked by the operation's declaration
         with uow_factory() as uow:
             try:
                 order, created = services.place_order(uow, key, body.model_dump())

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from eventing.sql import inbox_table, outbox_table
+from eventing.sql import hold_tables, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -80,3 +80,4 @@ saga_views = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+holds = hold_tables(metadata)

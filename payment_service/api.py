@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Annotated
 
 from flask import Flask
 from pydantic import BaseModel, Field
@@ -12,11 +13,14 @@ from payment_service import services
 from payment_service.domain import Payment, PaymentStatus
 from payment_service.uow import PaymentUnitOfWork
 from servicekit.api import Api
+from servicekit.fields import Text
 from servicekit.problems import not_found
 
 
 class PaymentQuery(BaseModel):
-    order_id: str = Field(min_length=1, description="the order whose payments to list")
+    order_id: Annotated[Text, Field(min_length=1, max_length=200)] = Field(
+        description="the order whose payments to list"
+    )
 
 
 class PaymentOut(BaseModel):

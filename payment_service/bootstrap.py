@@ -28,4 +28,4 @@ class PaymentApp(ServiceRuntime[PaymentUnitOfWork]):
 
 
 def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> PaymentApp:
-    return PaymentApp(settings or load_settings(), kafka, orm.outbox, PaymentUnitOfWork)
+    return PaymentApp(settings or load_settings(), kafka, orm.outbox, PaymentUnitOfWork, orm.holds)

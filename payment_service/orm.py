@@ -12,7 +12,7 @@ from sqlalchemy import (
     func,
 )
 
-from eventing.sql import inbox_table, outbox_table
+from eventing.sql import hold_tables, inbox_table, outbox_table
 
 metadata = MetaData()
 
@@ -32,3 +32,4 @@ payments = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+holds = hold_tables(metadata)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 import contracts
 from eventing import topics
 from eventing.config import KafkaSettings
-from eventing.consumer import EventConsumer
+from eventing.consumer import EventConsumer, HoldDatabase
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
@@ -48,6 +48,7 @@ class SagaApp:
             topics=SUBSCRIBED_TOPICS,
             handler=self.handler(),
             registry=registry,
+            holds=HoldDatabase(self.engine, orm.holds),
         )
 
     def relay(self) -> OutboxRelay:

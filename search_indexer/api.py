@@ -24,7 +24,11 @@ def build_app(settings: Settings, index: ProductIndex) -> Flask:
         "/search",
         summary="Search products",
         query=SearchQuery,
-        responses={200: SearchResult},
+        responses={
+            200: SearchResult,
+            422: "invalid values, min_price_cents above max_price_cents, or a page ending "
+            "beyond the first 10,000 hits",
+        },
     )
     def search(query: SearchQuery) -> SearchResult:
         return result_from(index.search(es_request(query)))

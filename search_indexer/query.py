@@ -6,28 +6,60 @@ Facets count what the query and the other filters match, ignoring the category f
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from servicekit.fields import MAX_PAGE_SIZE, Text
+
+RESULT_WINDOW = 10_000
+"""Elasticsearch's `index.max_result_window`: no page may end beyond this many hits."""
+LONG_MAX = 2**63 - 1
+"""The largest `long`, Elasticsearch's type of `price_cents`."""
+Price = Annotated[int, Field(ge=0, le=LONG_MAX)]
+
 
 class SearchQuery(BaseModel):
+    """The search parameters. Two rules span parameters, so the schema cannot carry them (422):
+    `min_price_cents` at most `max_price_cents`, and `page * page_size` at most 10,000."""
+
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(default="", max_length=200, description="words to find in name and description")
-    category: str | None = Field(default=None, description="only this category")
-    min_price_cents: int | None = Field(default=None, ge=0)
-    max_price_cents: int | None = Field(default=None, ge=0)
+    q: Annotated[Text, Field(max_length=200)] = Field(
+        default="", description="words to find in name and description"
+    )
+    category: Annotated[Text, Field(max_length=100)] | None = Field(
+        default=None, description="only this category"
+    )
+    min_price_cents: Price | None = None
+    max_price_cents: Price | None = Field(
+        default=None, description="at least min_price_cents, when both are given"
+    )
     in_stock: bool | None = Field(default=None, description="true: only products in stock")
     sort: Literal["relevance", "price_asc", "price_desc"] = "relevance"
-    page: int = Field(default=1, ge=1)
-    page_size: int = Field(default=20, ge=1, le=100)
+    page: int = Field(
+        default=1,
+        ge=1,
+        le=RESULT_WINDOW,
+        description=f"1 is the first; page * page_size at most {RESULT_WINDOW}",
+    )
+    page_size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
 
     @model_validator(mode="after")
     def _price_range(self) -> SearchQuery:
         low, high = self.min_price_cents, self.max_price_cents
         if low is not None and high is not None and low > high:
             raise ValueError("min_price_cents must not exceed max_price_cents")
+        return self
+
+    @model_validator(mode="after")
+    def _within_result_window(self) -> SearchQuery:
+        if self.page * self.page_size > RESULT_WINDOW:
+            raise ValueError(
+                f"page {self.page} of {self.page_size} would end at hit "
+                f"{self.page * self.page_size}; Elasticsearch pages through the first "
+                f"{RESULT_WINDOW} hits only, so narrow the search instead"
+            )
         return self
 
 

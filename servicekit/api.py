@@ -8,7 +8,10 @@ document generated from the same declarations, so `/openapi.json` cannot drift f
     def create_product(body: NewProduct) -> tuple[ProductOut, int]: ...
 
 Malformed JSON is a 400, a body or query that fails validation a 422 naming each field, a
-missing or wrong admin token a 401 or 403: all as problem+json (see `problems`).
+missing or wrong admin token a 401 or 403: all as problem+json (see `problems`). Before any model
+sees a request, its body, query and path are checked for what no store can keep (NUL, lone
+surrogates) and for JSON nested deeper than `MAX_JSON_DEPTH`; a body over `MAX_BODY_BYTES` is a
+413 (`servicekit.app` sets Flask's limit). `/openapi.json` lists every status a route can answer.
 """
 
 from __future__ import annotations
@@ -24,17 +27,35 @@ from flask import Blueprint, Response, json, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from servicekit.problems import PROBLEM_JSON, Problem, ProblemDocument, validation_problem
+from servicekit.fields import (
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    SHARED_SCHEMAS,
+    unstorable_text_reason,
+)
+from servicekit.problems import (
+    PROBLEM_JSON,
+    FieldError,
+    Problem,
+    ProblemDocument,
+    validation_problem,
+)
 
 _CONVERTER = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 _ERROR_DESCRIPTIONS = {
-    400: "Malformed JSON",
+    400: "Malformed JSON, or a header missing or invalid",
     401: "Missing admin credentials",
     403: "Wrong admin credentials",
     404: "Unknown resource",
     409: "Conflict",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes",
     422: "Invalid values",
+    503: "A dependency is briefly unavailable; retry (Retry-After)",
 }
+_MAX_FIELD_ERRORS = 20
+HEADER_VALUE = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
+"""Printable ASCII, not starting or ending with a space (servers strip those)."""
+_HEADER_VALUE = re.compile(HEADER_VALUE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,29 @@ class HeaderParam:
     name: str
     description: str
     required: bool = False
+    max_length: int = 200
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": self.max_length,
+            "pattern": HEADER_VALUE,
+        }
+
+    def check(self) -> None:
+        """A 400 when the request's header is missing (if required) or not a valid value."""
+        value = request.headers.get(self.name)
+        if value is None and not self.required:
+            return
+        if value is None or len(value) > self.max_length or not _HEADER_VALUE.match(value):
+            requirement = "is required" if self.required else "must be"
+            raise Problem(
+                400,
+                "Bad Request",
+                f"the {self.name} header {requirement} 1 to {self.max_length} printable "
+                f"ASCII characters: {self.description}",
+            )
 
 
 @dataclass
@@ -116,6 +160,9 @@ class Api:
             def view(**path: Any) -> Response:
                 if operation.admin:
                     self._authorize()
+                _check_path(path)
+                for header in operation.headers:
+                    header.check()
                 arguments = dict(path)
                 if operation.body is not None:
                     arguments["body"] = _parse_body(operation.body)
@@ -161,7 +208,7 @@ class Api:
             "info": {"title": self.title, "version": self.version, "description": self.description},
             "paths": paths,
             "components": {
-                "schemas": schema.get("$defs", {}),
+                "schemas": schema.get("$defs", {}) | SHARED_SCHEMAS,
                 "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
             },
         }
@@ -173,36 +220,35 @@ class Api:
             for name in operation.path_params
         ]
         if operation.query is not None:
+            blank_is_absent = getattr(operation.query, "blank_is_absent", False)
+            properties = operation.query.model_json_schema()["properties"]
             for name, info in operation.query.model_fields.items():
-                parameters.append(
-                    {
-                        "name": info.alias or name,
-                        "in": "query",
-                        "required": info.is_required(),
-                        "description": info.description or "",
-                        "schema": operation.query.model_json_schema()["properties"][
-                            info.alias or name
-                        ],
-                    }
-                )
+                parameter = {
+                    "name": info.alias or name,
+                    "in": "query",
+                    "required": info.is_required(),
+                    "description": info.description or "",
+                    "schema": properties[info.alias or name],
+                }
+                if blank_is_absent and not info.is_required():
+                    parameter["allowEmptyValue"] = True
+                parameters.append(parameter)
         parameters.extend(
             {
                 "name": h.name,
                 "in": "header",
                 "required": h.required,
                 "description": h.description,
-                "schema": {"type": "string"},
+                "schema": h.schema(),
             }
             for h in operation.headers
         )
         responses: dict[str, Any] = {}
         for status, model in sorted(operation.responses.items()):
             responses[str(status)] = _response_document(status, model)
-        implied = [400, 422] if operation.body else []
-        implied += [422] if operation.query else []
-        implied += [401, 403] if operation.admin else []
-        for status in implied:
+        for status in _implied_statuses(operation):
             responses.setdefault(str(status), _response_document(status, None))
+        responses = dict(sorted(responses.items()))
         document: dict[str, Any] = {
             "operationId": operation.handler.__name__,
             "summary": operation.summary,
@@ -219,6 +265,16 @@ class Api:
         if operation.admin:
             document["security"] = [{"adminToken": []}]
         return document
+
+
+def _implied_statuses(operation: Operation) -> list[int]:
+    """What the shared plumbing can answer for any operation of this shape."""
+    implied = [400, 413, 422] if operation.body else []
+    implied += [422] if operation.query else []
+    implied += [400] if operation.headers else []
+    implied += [404] if operation.path_params else []
+    implied += [401, 403] if operation.admin else []
+    return [*implied, 503]
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -241,21 +297,71 @@ def _response_document(status: int, model: type[BaseModel] | str | None) -> dict
 
 
 def _parse_body(model: type[BaseModel]) -> BaseModel:
-    raw = request.get_data(cache=True)
+    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: a 413 (RequestEntityTooLarge)
     try:
         data = json.loads(raw) if raw else None
+    except RecursionError:
+        raise _invalid([FieldError(field="body", message=_TOO_DEEP)]) from None
     except ValueError as error:
         raise Problem(400, "Bad Request", f"the body is not valid JSON: {error}") from None
     if data is None:
         raise Problem(400, "Bad Request", "a JSON body is required")
+    if errors := unstorable_input(data):
+        raise _invalid(errors)
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise validation_problem(error) from None
 
 
+_TOO_DEEP = f"arrays and objects may be nested at most {MAX_JSON_DEPTH} levels deep"
+
+
+def unstorable_input(data: Any, location: str = "") -> list[FieldError]:
+    """What no store behind an API can keep: every string (key or value) holding NUL or a lone
+    surrogate, every array or object nested deeper than `MAX_JSON_DEPTH`. Iterative, so no
+    document is too deep to check; at most `_MAX_FIELD_ERRORS` are named."""
+    errors: list[FieldError] = []
+    pending: list[tuple[Any, tuple[Any, ...], int]] = [(data, (), 1)]
+    while pending and len(errors) < _MAX_FIELD_ERRORS:
+        value, path, depth = pending.pop()
+        if isinstance(value, str):
+            if reason := unstorable_text_reason(value):
+                errors.append(FieldError(field=_field_name(location, path), message=reason))
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                errors.append(FieldError(field=_field_name(location, path), message=_TOO_DEEP))
+                continue
+            items = list(value.items() if isinstance(value, dict) else enumerate(value))
+            for key, item in reversed(items):
+                if isinstance(key, str) and (reason := unstorable_text_reason(key)):
+                    field_name = _field_name(location, (*path, key))
+                    errors.append(FieldError(field=field_name, message=f"the key's {reason}"))
+                pending.append((item, (*path, key), depth + 1))
+    return errors
+
+
+def _field_name(location: str, path: tuple[Any, ...]) -> str:
+    parts = (location, *(str(part) for part in path))
+    name = ".".join(part for part in parts if part != "") or "body"
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _invalid(errors: list[FieldError]) -> Problem:
+    return Problem(422, "Unprocessable Entity", "the request has invalid values", errors=errors)
+
+
+def _check_path(path: dict[str, Any]) -> None:
+    """A path segment no identifier can hold names nothing: a 404, as for any unknown id."""
+    for name, value in path.items():
+        if isinstance(value, str) and (reason := unstorable_text_reason(value)):
+            raise Problem(404, "Not Found", f"no resource has this {name}: {reason}")
+
+
 def _parse_query(model: type[BaseModel]) -> BaseModel:
     values = {key: request.args.get(key) for key in request.args}
+    if errors := unstorable_input(values, location="query"):
+        raise _invalid(errors)
     try:
         return model.model_validate(values)
     except ValidationError as error:

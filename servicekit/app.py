@@ -1,5 +1,6 @@
 """The Flask application every service builds: its API plus health, readiness, OpenAPI, problem
-responses, and a `traceparent` header on every response."""
+responses, a `traceparent` header on every response, and request bodies of at most
+`MAX_BODY_BYTES` (a larger one is a 413 problem, refused before it is read)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from eventing.tracing import current_trace_headers
 from servicekit.api import Api
+from servicekit.fields import MAX_BODY_BYTES
 from servicekit.problems import Problem, install_problem_handlers
 
 Check = Callable[[], None]
@@ -38,6 +40,7 @@ _HEALTH_PATHS = {
 
 def create_service_app(api: Api, checks: Mapping[str, Check]) -> Flask:
     app = Flask(api.name)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
     install_problem_handlers(app)
     app.register_blueprint(api.blueprint)

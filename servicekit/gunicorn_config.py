@@ -8,10 +8,16 @@
   their poller, so this costs no thread.
 - No control socket: gunicorn 27 opens one at a fixed path in the home directory by default,
   the same path for every API on the machine; nothing here uses it.
+- Request lines up to 8190 bytes (gunicorn's most; its default is 4094), so a long query string
+  reaches the app and gets the app's answer (a 422 naming the parameter).
+- What gunicorn itself refuses before the app sees it (a longer request line: 414, headers too
+  large: 431, a malformed request: 400) is answered as problem+json like every other error,
+  not with gunicorn's HTML page (see `servicekit.gunicorn_errors`).
 """
 
 import os
 
+from servicekit import gunicorn_errors
 from servicekit.observability import AccessLineTraceFilter, logging_dict_config
 
 logconfig_dict = logging_dict_config(
@@ -26,3 +32,5 @@ accesslog = "-"
 keepalive = 75
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
 control_socket_disable = True
+limit_request_line = 8190
+gunicorn_errors.answer_with_problems()

@@ -84,7 +84,14 @@ def install_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
-        return Problem(error.code or 500, error.name, error.description or error.name).response()
+        """Werkzeug's own errors (404 route, 405 method, 413 body too large...) as problems,
+        with the headers they carry: a 405 says what is `Allow`ed, as RFC 9110 requires."""
+        headers = {
+            name: value for name, value in error.get_headers() if name.lower() != "content-type"
+        }
+        return Problem(
+            error.code or 500, error.name, error.description or error.name, headers=headers
+        ).response()
 
     @app.errorhandler(DataError)
     def _out_of_range(error: DataError) -> Response:

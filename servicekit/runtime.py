@@ -14,11 +14,12 @@ from sqlalchemy.orm import sessionmaker
 
 import contracts
 from eventing.config import KafkaSettings
-from eventing.consumer import EventConsumer, Handler
+from eventing.consumer import EventConsumer, Handler, HoldDatabase
 from eventing.kafka_admin import cluster_check
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
 from eventing.registry import registry
+from eventing.sql import HoldTables
 from servicekit.api import Api
 from servicekit.app import create_service_app
 from servicekit.db import UnitOfWork, make_engine, ping
@@ -38,6 +39,7 @@ class ServiceRuntime(ABC, Generic[U]):
         kafka: KafkaSettings | None,
         outbox_table: Table,
         make_uow: Callable[[sessionmaker, Outbox], U],
+        hold_tables: HoldTables,
     ):
         self.settings = settings
         self.kafka = kafka or settings.kafka()
@@ -47,6 +49,7 @@ class ServiceRuntime(ABC, Generic[U]):
         self.outbox = Outbox(outbox_table, topic_namespace=self.kafka.topic_namespace)
         sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.uow_factory: Callable[[], U] = lambda: make_uow(sessions, self.outbox)
+        self.hold_tables = hold_tables
 
     @abstractmethod
     def api(self) -> Api: ...
@@ -66,6 +69,7 @@ class ServiceRuntime(ABC, Generic[U]):
             topics=self.subscribed_topics,
             handler=self.handler(),
             registry=registry,
+            holds=HoldDatabase(self.engine, self.hold_tables),
         )
 
     def relay(self) -> OutboxRelay:

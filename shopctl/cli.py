@@ -400,13 +400,17 @@ def search_rebuild() -> None:
 
 @cli.group()
 def dlq() -> None:
-    """Inspect and redrive dead letters."""
+    """Inspect, redrive and discard dead letters (and what each holds back)."""
 
 
 @dlq.command("list")
 @click.option("--topic", help="one dead-letter topic, e.g. orders.commands.dlq")
 def dlq_list(topic) -> None:
-    """Dead-letter topics and how many letters each holds (or one topic's letters).
+    """Dead-letter topics, how many letters each holds and how many later messages their keys
+    hold back (or one topic's letters, each with what waits behind it).
+
+    A dead letter holds back its key in the group that dead-lettered it: later messages of that
+    key wait, in order, until the letter is redriven and applied or discarded.
 
     \b
     Example:
@@ -415,25 +419,33 @@ def dlq_list(topic) -> None:
     """
     from eventing.kafka_admin import admin_client
     from eventing.operations import dead_letter_topics, read_dead_letters, topic_extent
+    from shopctl.dead_letters import held_behind, held_per_topic
+    from shopctl.holds import hold_stores
 
     settings = kafka()
-    if topic:
-        view = table("partition@offset", "key", "original", "attempts", "reason")
-        for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
-            view.add_row(
-                f"{letter.partition}@{letter.offset}",
-                (letter.key or b"").decode(errors="replace"),
-                f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
-                letter.headers.get("dlq.attempts", "?"),
-                letter.reason[:120],
+    with hold_stores(settings) as stores:
+        if topic:
+            view = table(
+                "partition@offset", "key", "original", "group", "attempts", "reason", "held behind"
             )
+            for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+                view.add_row(
+                    f"{letter.partition}@{letter.offset}",
+                    (letter.key or b"").decode(errors="replace"),
+                    f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
+                    letter.group or "?",
+                    letter.headers.get("dlq.attempts", "?"),
+                    letter.reason[:120],
+                    held_behind(stores, letter),
+                )
+            console.print(view)
+            return
+        admin = admin_client(settings)
+        held = held_per_topic(stores)
+        view = table("dead-letter topic", "letters", "held behind them")
+        for name in dead_letter_topics(settings):
+            view.add_row(name, str(topic_extent(admin, name).retained), held.get(name, "0"))
         console.print(view)
-        return
-    admin = admin_client(settings)
-    view = table("dead-letter topic", "letters")
-    for name in dead_letter_topics(settings):
-        view.add_row(name, str(topic_extent(admin, name).retained))
-    console.print(view)
 
 
 @dlq.command("show")
@@ -448,10 +460,7 @@ def dlq_show(topic, position) -> None:
     """
     from eventing.operations import read_dead_letters
 
-    try:
-        partition, offset = (int(part) for part in position.split("@"))
-    except ValueError:
-        raise ShopctlError(f"{position!r} is not PARTITION@OFFSET") from None
+    partition, offset = _position(position)
     settings = kafka()
     for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
         if (letter.partition, letter.offset) == (partition, offset):
@@ -474,8 +483,9 @@ def dlq_redrive(topic, positions, keys, reason) -> None:
 
     Without a selection, each letter not yet redriven is redriven once (a consumer group
     remembers where redriving stopped); with --at, --key or --reason, the letters selected.
-    The consumers' inboxes make a letter that was in fact applied a no-op. Recorded in the
-    audit log.
+    The consumers' inboxes make a letter that was in fact applied a no-op. When the group that
+    dead-lettered a letter applies its copy, it releases what the letter held back, in order.
+    A discarded letter's copy is skipped. Recorded in the audit log.
 
     \b
     Example (after fixing what poisoned them):
@@ -505,10 +515,52 @@ def dlq_redrive(topic, positions, keys, reason) -> None:
     console.print(f"redrove {count} dead letter(s) from {topic}")
 
 
+@dlq.command("discard")
+@click.option("--topic", required=True, help="the dead-letter topic, e.g. orders.commands.dlq")
+@click.argument("position", metavar="PARTITION@OFFSET")
+@click.option("--reason", required=True, help="why it is never to be applied (kept on record)")
+def dlq_discard(topic, position, reason) -> None:
+    """Discard a dead letter: never apply it, and release what it holds back.
+
+    The group that dead-lettered it applies the messages held behind it, in order, within
+    seconds; a copy of it redriven later is skipped. The letter stays in its topic for the
+    record. Recorded in the audit log.
+
+    \b
+    Example (a command for an order that no longer exists):
+      shopctl dlq discard --topic inventory.commands.dlq 0@12 --reason "order deleted"
+    """
+    from shopctl import dead_letters
+    from shopctl.audit import cli_actor
+
+    _position(position)
+    if not reason.strip():
+        raise ShopctlError("say why with --reason")
+    settings = kafka()
+    outcome = dead_letters.discard(settings, topic, position, reason=reason, actor=cli_actor())
+    letter = outcome.letter
+    if outcome.released is None:
+        console.print(f"discarded {letter.name} ({letter.group}); it held nothing back")
+    else:
+        console.print(
+            f"discarded {letter.name} ({letter.group}): released {outcome.released} held "
+            "message(s), applied in order by the group's consumer"
+        )
+
+
+def _position(position: str) -> tuple[int, int]:
+    try:
+        partition, offset = (int(part) for part in position.split("@"))
+    except ValueError:
+        raise ShopctlError(f"{position!r} is not PARTITION@OFFSET") from None
+    return partition, offset
+
+
 @cli.command("audit")
 @click.option("--limit", type=int, default=50, show_default=True)
 def audit_log(limit) -> None:
-    """What operators did (saga retries, redrives), newest first, from shopctl or the console.
+    """What operators did (saga retries, redrives, discards), newest first, from shopctl or
+    the console.
 
     \b
     Example:

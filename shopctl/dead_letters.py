@@ -1,9 +1,12 @@
 """Dead-letter operations shared by `shopctl dlq` and the console: the topics and their sizes,
-one topic's letters grouped by reason, one letter, and redriving (every letter not yet
-redriven, the selected ones, or all of a reason), each redrive recorded in the audit log.
+one topic's letters grouped by reason, one letter and what it holds back, redriving (every
+letter not yet redriven, the selected ones, or all of a reason) and discarding with a reason,
+each recorded in the audit log.
 
-A letter redriven twice (selected, then again with the rest) is still applied once: the
-consumer's inbox knows its event id.
+A dead letter holds back its key in the group that dead-lettered it (`eventing.held`): later
+messages of that key wait until its redriven copy is applied, or it is discarded. A letter
+redriven twice (selected, then again with the rest) is still applied once: the consumer's
+inbox knows its event id.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from eventing.operations import (
     topic_extent,
 )
 from eventing.producer import KafkaPublisher
+from eventing.topics import dead_letter_topic
 from shopctl import audit
+from shopctl.holds import HoldStores, hold_stores
 
 
 class DeadLetterOperationFailed(EventingError):
@@ -146,3 +151,76 @@ def redrive_selected(
         f"{len(chosen)} selected: {', '.join(position(found) for found in chosen)}"[:1000],
     )
     return chosen
+
+
+def held_behind(stores: HoldStores, letter: DeadLetter) -> str:
+    """What waits behind one letter in the group that dead-lettered it, in a few words."""
+    try:
+        store = stores.for_group(letter.group)
+        if store is None:
+            return "-: its group holds no keys"
+        summaries = {(s.topic, s.key): s for s in store.summaries(letter.original_topic)}
+        summary = summaries.get((letter.original_topic, letter.key or b""))
+        if summary is not None and summary.letter == letter.name:
+            text = f"{summary.held} held"
+            if summary.oldest_held_at is not None:
+                text += f", oldest {summary.oldest_held_at.isoformat(timespec='seconds')}"
+            return text + (f" (released: {summary.release_reason})" if summary.released else "")
+        reason = store.discarded().get(letter.name)
+        return f"0: discarded ({reason})" if reason is not None else "0"
+    except Exception as error:  # a list must still show what Kafka holds
+        return f"? ({type(error).__name__})"
+
+
+def held_per_topic(stores: HoldStores) -> dict[str, str]:
+    """Per dead-letter topic, how many messages its letters hold back, over every group."""
+    held: dict[str, int] = {}
+    unknown: set[str] = set()
+    for store in stores.every_group():
+        try:
+            summaries = store.summaries()
+        except Exception:
+            unknown.add(store.group)
+            continue
+        for summary in summaries:
+            name = dead_letter_topic(summary.topic)
+            held[name] = held.get(name, 0) + summary.held
+    suffix = f" (? for {', '.join(sorted(unknown))})" if unknown else ""
+    return {name: f"{count}{suffix}" for name, count in held.items()}
+
+
+@dataclass(frozen=True)
+class Discarded:
+    letter: DeadLetter
+    released: int | None
+    """How many held messages it released (None: it held nothing back)."""
+
+
+def discard(settings: KafkaSettings, topic: str, at: str, *, reason: str, actor: str) -> Discarded:
+    """Never apply the letter (a redriven copy is skipped), and release what it holds back: the
+    group that dead-lettered it applies those messages in order. The letter stays in its topic
+    for the record; the reason is kept with the group's holds and in the audit log."""
+    if not reason.strip():
+        raise DeadLetterOperationFailed("say why the letter is discarded")
+    found = letter(settings, topic, at)
+    audit.prepare(settings)
+    with hold_stores(settings) as stores:
+        store = stores.for_group(found.group)
+        if store is None:
+            raise DeadLetterOperationFailed(
+                f"group {found.group or '?'} holds no keys: nothing to release behind {at}"
+            )
+        released = store.discard(
+            topic=found.original_topic,
+            key=found.key or b"",
+            letter=found.name,
+            reason=reason.strip(),
+        )
+    audit.record(
+        settings,
+        actor,
+        "dlq.discard",
+        f"{found.topic} {at}",
+        f"{reason.strip()}; released {released or 0} held message(s)",
+    )
+    return Discarded(found, released)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
 from eventing.registry import Decoded, Event, EventRegistry, envelope_for
-from eventing.sql import inbox_table, outbox_table
+from eventing.sql import hold_tables, inbox_table, outbox_table
 
 metadata = MetaData()
 entries = Table(
@@ -44,6 +44,7 @@ applied = Table(
 )
 outbox = Outbox(outbox_table(metadata))
 inbox_rows = inbox_table(metadata)
+holds = hold_tables(metadata)
 
 registry = EventRegistry()
 

@@ -17,6 +17,7 @@ from elasticsearch import NotFoundError
 
 from eventing import topics
 from eventing.config import KafkaSettings
+from eventing.operations import group_lag
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
 from search_indexer.api import build_app
@@ -98,7 +99,18 @@ class Indexer:
         assert response.status_code == 200, response.json
         return response.json
 
-    def wait_for(self, condition, what: str, timeout_s: float = 20.0):
+    def caught_up(self) -> bool:
+        """Whether the indexer has committed every product event published so far. It commits
+        only what Elasticsearch has taken, so each of them has been written (or dead-lettered)."""
+        products = self.kafka.qualify(topics.PRODUCTS)
+        lags = [
+            lag
+            for lag in group_lag(self.kafka, self.settings.consumer_group)
+            if lag.topic == products
+        ]
+        return bool(lags) and all(lag.lag == 0 for lag in lags)
+
+    def wait_for(self, condition, what: str, timeout_s: float = 90.0):
         deadline = time.monotonic() + timeout_s
         while True:
             with contextlib.suppress(SearchUnavailable, NotFoundError):  # not created yet

@@ -1,7 +1,8 @@
 """A whole shop as real processes, for end-to-end tests: each service's API (gunicorn) and
-worker, and the saga orchestrator, started with `python -m ...` exactly as `make up` does, but
-on free ports, scratch databases and a topic namespace of their own. Any process can be killed
-(SIGKILL) and started again mid-test.
+worker, and the saga orchestrator (and, when asked, the search API), started with
+`python -m ...` exactly as `make up` does, but on free ports, scratch databases, a topic
+namespace and a search index of their own. Any process can be killed (SIGKILL) and started
+again mid-test.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class Shop:
     def payment_url(self) -> str:
         return self.urls["payment_service"]
 
+    @property
+    def search_url(self) -> str:
+        """Only with `ShopOptions(search_api=True)`."""
+        return self.urls["search_indexer"]
+
     def post_product(
         self,
         sku: str,
@@ -124,7 +130,10 @@ class Shop:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
 
-    def wait_ready(self, timeout_s: float = 90.0) -> None:
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        """Until every API answers /readyz. A process that exits fails this at once; one that
+        is alive may be slow (nine Python processes importing everything at once on a loaded
+        2-core machine took minutes), so the bound is generous."""
         deadline = time.monotonic() + timeout_s
         for url in self.urls.values():
             while True:
@@ -157,6 +166,12 @@ class ShopOptions:
     api_workers: int = 2
     #: Partitions for every primary topic, when more are wanted than the topics declare.
     partitions: int | None = None
+    #: Also serve the search API, on an empty index of its own (removed afterwards). No
+    #: indexer feeds it: tests that need search results run one (`testkit.search`).
+    search_api: bool = False
+    #: How long every API may take to answer `/readyz`: nine Python processes importing
+    #: everything at once on a loaded 2-core machine can need minutes.
+    ready_timeout_s: float = 180.0
 
 
 def process_names(workers: int = 1) -> list[str]:
@@ -212,8 +227,30 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         for name in reversed(list(shop.processes)):
             shop.stop(name)
 
+    if options.search_api:
+        _serve_search(stack, shop, index_alias=f"products-{kafka.topic_namespace.rstrip('.')}")
     stack.callback(stop_all)
-    for name in process_names(options.workers):
+    names = process_names(options.workers)
+    if options.search_api:
+        names.append("search_indexer:api")
+    for name in names:
         shop.start(name)
-    shop.wait_ready()
+    shop.wait_ready(options.ready_timeout_s)
     return shop
+
+
+def _serve_search(stack: ExitStack, shop: Shop, *, index_alias: str) -> None:
+    from search_indexer.config import Settings
+    from search_indexer.index import ProductIndex, client
+
+    index = ProductIndex(client(Settings().elasticsearch_url), index_alias)
+    index.ensure()
+
+    def delete_indices() -> None:
+        for name in index.indices_behind_alias():
+            index.delete_index(name)
+
+    stack.callback(delete_indices)
+    port = free_port()
+    shop.env.update({"SEARCH_PORT": str(port), "SEARCH_INDEX_ALIAS": index_alias})
+    shop.urls["search_indexer"] = f"http://127.0.0.1:{port}"

@@ -1,6 +1,7 @@
-"""Dead letters: each dead-letter topic with its size; one topic's letters grouped by reason;
-a letter's headers, payload and origin; redrive of the selected letters, of all of a reason,
-or of every letter not yet redriven. All through `shopctl.dead_letters`."""
+"""Dead letters: each dead-letter topic with its size and what its letters hold back; one
+topic's letters grouped by reason; a letter's headers, payload, origin and held messages;
+redrive of the selected letters, of all of a reason, or of every letter not yet redriven;
+discard of a letter with a reason. All through `shopctl.dead_letters`, as `shopctl dlq` does."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from console import security
 from console.pages.common import kafka_settings
 from console.rendering import render
 from shopctl import dead_letters as operations
+from shopctl.holds import hold_stores
 
 blueprint = Blueprint("dead_letters", __name__, url_prefix="/dead-letters")
 
@@ -28,30 +30,40 @@ def payload_text(value: bytes | None) -> str:
 
 @blueprint.get("")
 def index() -> str:
-    return render("dead_letters.html", topics=operations.topics(kafka_settings()))
+    settings = kafka_settings()
+    with hold_stores(settings) as stores:
+        held = operations.held_per_topic(stores)
+    return render("dead_letters.html", topics=operations.topics(settings), held=held)
 
 
 @blueprint.get("/<topic>")
 def topic(topic: str) -> str:
+    settings = kafka_settings()
     try:
-        found = operations.letters(kafka_settings(), topic)
+        found = operations.letters(settings, topic)
     except operations.DeadLetterOperationFailed as error:
         abort(404, description=str(error))
+    with hold_stores(settings) as stores:
+        held = {operations.position(f): operations.held_behind(stores, f) for f in found}
     return render(
         "dead_letter_topic.html",
         topic=topic,
         groups=operations.by_reason(found),
         total=len(found),
         position=operations.position,
+        held=held,
     )
 
 
 @blueprint.get("/<topic>/<at>")
 def letter(topic: str, at: str) -> str:
+    settings = kafka_settings()
     try:
-        found = operations.letter(kafka_settings(), topic, at)
+        found = operations.letter(settings, topic, at)
     except operations.DeadLetterOperationFailed as error:
         abort(404, description=str(error))
+    with hold_stores(settings) as stores:
+        held = operations.held_behind(stores, found)
     return render(
         "dead_letter.html",
         topic=topic,
@@ -59,6 +71,7 @@ def letter(topic: str, at: str) -> str:
         at=at,
         payload=payload_text(found.value),
         key=(found.key or b"").decode(errors="replace"),
+        held=held,
     )
 
 
@@ -82,4 +95,25 @@ def redrive(topic: str) -> Response:
             flash(f"redrove {len(chosen)} letter(s) from {topic}: {listed}", "ok")
     except operations.DeadLetterOperationFailed as error:
         flash(f"not redriven: {error}", "error")
+    return redirect(url_for("dead_letters.topic", topic=topic))
+
+
+@blueprint.post("/<topic>/<at>/discard")
+def discard(topic: str, at: str) -> Response:
+    reason = request.form.get("reason", "").strip()
+    if not reason or len(reason) > 500 or not reason.isprintable():
+        flash("say why the letter is discarded (printable text, up to 500 characters)", "error")
+        return redirect(url_for("dead_letters.letter", topic=topic, at=at))
+    try:
+        outcome = operations.discard(
+            kafka_settings(), topic, at, reason=reason, actor=security.actor()
+        )
+    except operations.DeadLetterOperationFailed as error:
+        flash(f"not discarded: {error}", "error")
+        return redirect(url_for("dead_letters.letter", topic=topic, at=at))
+    flash(
+        f"discarded {at}: released {outcome.released or 0} held message(s), applied in order "
+        f"by {outcome.letter.group}",
+        "ok",
+    )
     return redirect(url_for("dead_letters.topic", topic=topic))

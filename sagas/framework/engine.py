@@ -7,10 +7,24 @@ appends entries to the instance's step log; the orchestrator persists both atomi
     RUNNING --a step failed or timed out--> COMPENSATING --all undone--> ABORTING --> ABORTED
     COMPENSATING --compensation unanswered after max attempts--> COMPENSATION_FAILED
     COMPENSATION_FAILED --operator retry--> COMPENSATING
+    COMPENSATION_FAILED --the awaited compensation's reply, however late--> COMPENSATING/ABORTING
 
-A step that timed out is compensated like one that succeeded: its command may still have been
-applied, so a late success is undone, never used. A reply the saga is not waiting for (late,
-repeated or out of order) is recorded in the log and changes nothing else.
+A saga waits for the reply to the last command it sent: the current step's command (RUNNING,
+ABORTING) or its compensation (COMPENSATING, and still when parked as COMPENSATION_FAILED: a
+timeout gives up on hearing back, not on what the reply would prove). Every reply is one of:
+
+- **the awaited reply**, whenever it comes (after a resend, an operator retry, or parking):
+  applied. A compensation's reply proves its step undone, so a parked saga moves on with it.
+- **a late failure of a step that timed out**, while that step is being compensated (or its
+  compensation is parked): the services record one outcome per order and repeat it, so the
+  failure proves the step never took effect and can no longer take effect. It counts as
+  undone (logged FAILED) and compensation goes on; the rejection reason stays the timeout's,
+  the reason the saga gave up, and the compensation's own reply, when it comes, is ignored.
+- **a late success of a step that timed out**: never used. The command was applied after all,
+  and its compensation, already sent, undoes it.
+- **anything else** (a duplicate, a reply to an earlier copy of a command already answered, a
+  reply contradicting a recorded outcome, any reply to an ended saga): recorded in the log as
+  REPLY_IGNORED and changes nothing else.
 """
 
 from __future__ import annotations
@@ -34,6 +48,9 @@ class SagaState(StrEnum):
 
 ACTIVE_STATES = frozenset({SagaState.RUNNING, SagaState.COMPENSATING, SagaState.ABORTING})
 TERMINAL_STATES = frozenset({SagaState.COMPLETED, SagaState.ABORTED})
+AWAITING_STATES = ACTIVE_STATES | {SagaState.COMPENSATION_FAILED}
+"""States with a step whose reply the saga still needs (a parked saga included)."""
+_UNDOING_STATES = frozenset({SagaState.COMPENSATING, SagaState.COMPENSATION_FAILED})
 
 
 class StepStatus(StrEnum):
@@ -50,6 +67,7 @@ class StepStatus(StrEnum):
 
 
 _NEEDS_COMPENSATION = {StepStatus.SUCCEEDED, StepStatus.TIMED_OUT}
+_FORWARD_OUTCOMES = {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.TIMED_OUT}
 
 
 class NothingToRetry(Exception):
@@ -91,6 +109,13 @@ class SagaInstance:
                 return entry.status
         return None
 
+    def outcome_of(self, step: str) -> StepStatus | None:
+        """How the step's own command ended: SUCCEEDED, FAILED, TIMED_OUT, or None (pending)."""
+        for entry in reversed(self.log):
+            if entry.step == step and entry.status in _FORWARD_OUTCOMES:
+                return entry.status
+        return None
+
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
@@ -116,9 +141,22 @@ class SagaEngine:
 
     def on_reply(self, instance: SagaInstance, reply: Event, now: datetime) -> Commands:
         step = self._awaited_step(instance)
-        if step is not None and instance.state is SagaState.COMPENSATING:
+        if step is not None and instance.state in _UNDOING_STATES:
             if isinstance(reply, step.compensated_by):
-                instance.record(step.name, StepStatus.COMPENSATED, now)
+                parked = instance.state is SagaState.COMPENSATION_FAILED
+                instance.record(
+                    step.name, StepStatus.COMPENSATED, now, "after parking" if parked else ""
+                )
+                return self._next_compensation(instance, now)
+            timed_out = instance.outcome_of(step.name) is StepStatus.TIMED_OUT
+            if timed_out and type(reply) in step.failed_by:
+                reason = step.failed_by[type(reply)](reply)
+                instance.record(
+                    step.name,
+                    StepStatus.FAILED,
+                    now,
+                    f"{reason} after the timeout: nothing to undo",
+                )
                 return self._next_compensation(instance, now)
         elif step is not None and isinstance(reply, step.succeeded_by):
             instance.record(step.name, StepStatus.SUCCEEDED, now)
@@ -140,7 +178,12 @@ class SagaEngine:
 
     def on_timeout(self, instance: SagaInstance, now: datetime) -> Commands:
         step = self._awaited_step(instance)
-        if step is None or instance.deadline is None or now < instance.deadline:
+        if (
+            step is None
+            or not instance.is_active
+            or instance.deadline is None
+            or now < instance.deadline
+        ):
             return []
         if instance.state is SagaState.COMPENSATING:
             if instance.attempts >= self.definition.max_compensation_attempts:
@@ -178,7 +221,7 @@ class SagaEngine:
         return self._resend(instance, step, now, status, detail="operator retry")
 
     def _awaited_step(self, instance: SagaInstance) -> Step | None:
-        if not instance.is_active or instance.current_step is None:
+        if instance.state not in AWAITING_STATES or instance.current_step is None:
             return None
         return self.definition.step(instance.current_step)
 

@@ -179,6 +179,18 @@ class Orchestrator:
                 instance.key,
                 instance.current_step,
             )
+        if (
+            before[0] is SagaState.COMPENSATION_FAILED
+            and instance.state is not before[0]
+            and cause is not None
+        ):
+            log.warning(
+                "saga %s (%s %s) resumed: %s answered the compensation it was parked on",
+                instance.saga_id,
+                instance.saga_type,
+                instance.key,
+                cause.type,
+            )
         if not instance.is_active and before[0] is not instance.state:
             _sagas_ended.add(1, {"saga.type": instance.saga_type, "saga.state": instance.state})
 

@@ -27,8 +27,9 @@ CHECKOUTS = 200
 @pytest.fixture(scope="module")
 def shop():
     with ExitStack() as stack:
-        # A killed worker is back within ~15 s (restart + session takeover): sagas wait longer.
-        yield run_shop(stack, ShopOptions(reply_timeout_s=30, payment_timeout_s=30))
+        # A killed worker is back within ~15 s (restart + session takeover), then works off a
+        # backlog of checkouts; on a loaded machine both take far longer: sagas wait 2 minutes.
+        yield run_shop(stack, ShopOptions(reply_timeout_s=120, payment_timeout_s=120))
 
 
 @pytest.mark.parametrize(

@@ -108,8 +108,7 @@ def test_events_replayed_twice_or_out_of_order_leave_the_newest_state(indexer):
     indexer.publish(*history)
     indexer.publish(*reversed(history))  # the same events again, newest first
     indexer.publish(*history[:2])
-    indexer.wait_for(lambda: indexer.search(q=sku)["items"], "indexed")
-    time.sleep(1.5)  # give any stale write the chance to land
+    indexer.wait_for(indexer.caught_up, "every event indexed")
     indexer.index.refresh()
     assert indexer.search(q=sku)["items"][0]["name"] == f"Kettle {sku} v4"
 
@@ -169,7 +168,7 @@ def test_an_indexer_stopped_while_products_change_catches_up_when_started(indexe
     indexer.stop()
     try:
         indexer.publish(product(sku, 2, name=f"Resumed {sku}", price=999))
-        time.sleep(1)
+        indexer.index.refresh()
         assert indexer.search(q=sku)["items"][0]["name"] == f"Paused {sku}"
     finally:
         indexer.start()

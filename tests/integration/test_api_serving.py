@@ -35,7 +35,7 @@ def search_api() -> Iterator[int]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180  # gunicorn importing the app on a loaded machine
         while True:
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

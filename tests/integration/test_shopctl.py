@@ -166,6 +166,8 @@ def test_failures_are_one_readable_line_and_a_non_zero_exit():
         ["sagas", "show", "not-a-uuid"],
         ["replay", "--topic", "orders.orders", "--group", "g"],
         ["dlq", "list", "--topic", "no.such.topic.dlq"],
+        ["dlq", "discard", "--topic", "no.such.topic.dlq", "0@0", "--reason", "gone"],
+        ["dlq", "discard", "--topic", "orders.commands.dlq", "zero", "--reason", "gone"],
     ):
         result = shopctl(*args)
         assert result.returncode != 0, args

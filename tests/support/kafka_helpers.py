@@ -17,7 +17,7 @@ def read_topic(
     settings: KafkaSettings,
     topic: str,
     expected: int,
-    timeout_s: float = 20.0,
+    timeout_s: float = 90.0,
     settle_s: float = 1.0,
 ) -> list[Message]:
     """Every message of `topic` from the beginning: waits for `expected`, then `settle_s` more
@@ -49,7 +49,7 @@ def read_topic(
 
 
 def run_consumer_until(
-    consumer: EventConsumer, condition: Callable[[], bool], timeout_s: float = 30.0
+    consumer: EventConsumer, condition: Callable[[], bool], timeout_s: float = 90.0
 ) -> None:
     """Run the consumer in a thread until `condition` holds; fail after `timeout_s`."""
     stop = threading.Event()
@@ -82,7 +82,7 @@ def replies_through_kafka(
     command_envelope,
     command_topic: str,
     reply_topic: str,
-    timeout_s: float = 30.0,
+    timeout_s: float = 90.0,
 ):
     """Publish a command envelope to the (namespaced) command topic, run a service's worker
     tasks (consumer and relay) until a reply appears, and return the replies, decoded, that

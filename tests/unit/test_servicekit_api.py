@@ -1,18 +1,26 @@
-"""The HTTP plumbing every service shares: problem+json errors, admin auth, OpenAPI."""
+"""The HTTP plumbing every service shares: problem+json errors, admin auth, OpenAPI, and what
+it refuses before any model sees a request (unstorable text, deep JSON, large bodies)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
 
 from servicekit.api import Api, HeaderParam
 from servicekit.app import create_service_app
+from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, Text, whole_number
 from servicekit.problems import not_found
+
+Quantity = whole_number(ge=1, le=1000)
 
 
 class NewThing(BaseModel):
-    name: str = Field(min_length=1)
-    quantity: int = Field(ge=1)
+    name: Text = Field(min_length=1)
+    quantity: Quantity
+    extra: Any = None
 
 
 class Thing(BaseModel):
@@ -23,6 +31,10 @@ class Thing(BaseModel):
 
 class Paging(BaseModel):
     page: int = Field(default=1, ge=1)
+
+
+class Words(BaseModel):
+    words: Text = ""
 
 
 def failing_check() -> None:
@@ -53,11 +65,25 @@ def client():
     def list_things(query: Paging):
         return {"page": query.page}
 
+    @api.operation("GET", "/search", summary="Search", query=Words, responses={200: None})
+    def search_things(query: Words):
+        return {"words": query.words}
+
     app = create_service_app(api, {"database": failing_check})
     return app.test_client()
 
 
-ADMIN = {"Authorization": "Bearer secret"}
+ADMIN = {"Authorization": "Bearer secret", "Idempotency-Key": "key-1"}
+
+
+def post_raw(client, body: str):
+    return client.post("/things", data=body, content_type="application/json", headers=ADMIN)
+
+
+def problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/problem+json"
+    return response.json
 
 
 def test_a_valid_admin_request_gets_the_handlers_status_headers_and_body(client):
@@ -65,6 +91,78 @@ def test_a_valid_admin_request_gets_the_handlers_status_headers_and_body(client)
     assert response.status_code == 201
     assert response.headers["Location"] == "/things/t1"
     assert response.json == {"id": "t1", "name": "a", "quantity": 2}
+
+
+def test_a_json_number_without_a_fraction_is_an_integer_and_one_with_a_fraction_is_not(client):
+    assert client.post("/things", json={"name": "a", "quantity": 2.0}, headers=ADMIN).json == {
+        "id": "t1",
+        "name": "a",
+        "quantity": 2,
+    }
+    for not_an_integer in (2.5, "2", True):
+        body = {"name": "a", "quantity": not_an_integer}
+        assert problem(client.post("/things", json=body, headers=ADMIN), 422)["errors"][0] == {
+            "field": "quantity",
+            "message": "Input should be a valid integer",
+        }
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ('{"name": "a\\u0000b", "quantity": 1}', "name", "NUL"),
+        ('{"name": "\\udfff", "quantity": 1}', "name", "surrogate"),
+        ('{"name": "a", "quantity": 1, "extra": {"k": ["x", "\\u0000"]}}', "extra.k.1", "NUL"),
+        ('{"name": "a", "quantity": 1, "extra": {"a\\u0000": 1}}', "extra.a\x00", "key"),
+    ],
+)
+def test_text_no_store_can_keep_is_a_422_naming_the_field(client, body, field, message):
+    errors = problem(post_raw(client, body), 422)["errors"]
+    assert errors[0]["field"] == field
+    assert message in errors[0]["message"]
+
+
+def test_a_nul_in_a_query_parameter_is_a_422_naming_it(client):
+    errors = problem(client.get("/search?words=a%00b"), 422)["errors"]
+    assert errors == [{"field": "query.words", "message": "text cannot contain the NUL character"}]
+
+
+def test_a_nul_in_a_path_segment_names_no_resource(client):
+    assert "NUL" in problem(client.get("/things/a%00b"), 404)["detail"]
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 1_000, 100_000])
+def test_json_nested_deeper_than_the_limit_is_a_422(client, depth):
+    as_body = "[" * depth + "]" * depth
+    assert "nested" in problem(post_raw(client, as_body), 422)["errors"][0]["message"]
+    inside = '{"name": "a", "quantity": 1, "extra": ' + as_body + "}"
+    assert "nested" in problem(post_raw(client, inside), 422)["errors"][0]["message"]
+
+
+def test_json_nested_up_to_the_limit_reaches_validation(client):
+    depth = MAX_JSON_DEPTH - 1  # the body object is the first level
+    inside = '{"name": "a", "quantity": 1, "extra": ' + "[" * depth + "]" * depth + "}"
+    assert post_raw(client, inside).status_code == 201
+
+
+def test_a_body_over_the_limit_is_a_413_problem(client):
+    body = json.dumps({"name": "a", "quantity": 1, "extra": "x" * MAX_BODY_BYTES})
+    assert problem(post_raw(client, body), 413)["status"] == 413
+
+
+def test_a_405_names_the_allowed_methods(client):
+    response = client.put("/things")
+    problem(response, 405)
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+@pytest.mark.parametrize("key", [None, "", " padded ", "k" * 201, "caf\u00e9"])
+def test_a_declared_header_missing_or_invalid_is_a_400(client, key):
+    headers = {"Authorization": ADMIN["Authorization"]}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    response = client.post("/things", json={"name": "a", "quantity": 1}, headers=headers)
+    assert "Idempotency-Key" in problem(response, 400)["detail"]
 
 
 def test_malformed_json_is_a_400_problem(client):
@@ -112,8 +210,57 @@ def test_openapi_documents_every_route_with_its_schemas(client):
     assert document["openapi"].startswith("3.")
     post = document["paths"]["/things"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("NewThing")
-    assert {"201", "400", "401", "403", "422"} <= set(post["responses"])
+    assert {"201", "400", "401", "403", "413", "422", "503"} <= set(post["responses"])
     assert post["parameters"][0]["name"] == "Idempotency-Key"
+    assert post["parameters"][0]["schema"]["maxLength"] == 200
+    assert {"404", "503"} <= set(document["paths"]["/things/{thing_id}"]["get"]["responses"])
     assert "/things/{thing_id}" in document["paths"]
     assert {"/healthz", "/readyz"} <= set(document["paths"])
     assert {"NewThing", "Thing", "ProblemDocument"} <= set(document["components"]["schemas"])
+
+
+def _service_documents() -> dict[str, dict]:
+    from inventory_service.api import build_api as inventory_api
+    from order_service.api import build_api as order_api
+    from payment_service.api import build_api as payment_api
+    from search_indexer.api import build_app as search_app
+    from search_indexer.config import Settings
+    from search_indexer.index import ProductIndex, client
+
+    def never_called():  # building a document opens no unit of work
+        raise AssertionError("no unit of work is needed")
+
+    search = search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused"))
+    return {
+        "inventory": inventory_api(never_called, lambda: "token").openapi(),
+        "order": order_api(never_called).openapi(),
+        "payment": payment_api(never_called).openapi(),
+        "search": search.test_client().get("/openapi.json").json,
+    }
+
+
+def _refs(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node))
+    return set()
+
+
+@pytest.mark.parametrize("service", ["inventory", "order", "payment", "search"])
+def test_every_schema_a_services_openapi_refers_to_is_in_it(service):
+    document = _service_documents()[service]
+    names = {ref.removeprefix("#/components/schemas/") for ref in _refs(document)}
+    assert names <= set(document["components"]["schemas"])
+
+
+def test_every_operation_documents_503_and_every_operation_with_a_body_413():
+    for document in _service_documents().values():
+        for path, operations in document["paths"].items():
+            if path in ("/healthz", "/readyz"):
+                continue
+            for method, operation in operations.items():
+                assert "503" in operation["responses"], (method, path)
+                if "requestBody" in operation:
+                    assert "413" in operation["responses"], (method, path)

@@ -17,11 +17,14 @@ from contracts import inventory as messages
 from eventing import topics
 from eventing.config import KafkaSettings
 from eventing.envelope import Envelope
+from eventing.held import HoldStore
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, envelope_for, registry
 from eventing.topics import dead_letter_topic
 from eventing.tracing import kafka_headers_to_dict
+from inventory_service import orm
 from tests.integration.inventory_service.support import new_product, stock
+from tests.support.conditions import wait_for
 from tests.support.kafka_helpers import replies_through_kafka
 
 pytestmark = pytest.mark.integration
@@ -42,7 +45,7 @@ class TopicReader:
         self.consumer.subscribe([settings.qualify(topic)])
         self.messages: list = []
 
-    def poll_until(self, condition: Callable[[list], bool], timeout_s: float = 30.0) -> list:
+    def poll_until(self, condition: Callable[[list], bool], timeout_s: float = 90.0) -> list:
         deadline = time.monotonic() + timeout_s
         while not condition(self.messages):
             assert time.monotonic() < deadline, f"not seen within {timeout_s}s: {self.messages}"
@@ -170,15 +173,17 @@ def test_commands_delivered_twice_or_retried_are_applied_once_and_product_state_
     assert stock(client, "KAFKA-2") == (2, 0)
 
 
-def test_a_commit_for_an_order_holding_nothing_is_dead_lettered_and_the_rest_flows_on(
+def test_a_commit_for_an_order_holding_nothing_is_dead_lettered_and_holds_back_that_order_only(
     app, client, shop_topics
 ):
     new_product(client, sku="KAFKA-3", stock=5)
-    order_id = new_order()
+    order_id, other_order = new_order(), new_order()
     bad = envelope_for(messages.CommitStock(order_id=order_id), correlation_id="saga-9")
     release = envelope_for(messages.ReleaseStock(order_id=order_id), correlation_id="saga-9")
-    send(shop_topics, bad, release)
+    other = envelope_for(messages.ReleaseStock(order_id=other_order), correlation_id="saga-10")
+    send(shop_topics, bad, release, other)
     dlq = dead_letter_topic(topics.INVENTORY_COMMANDS)
+    holds = HoldStore(app.engine, orm.holds, shop_topics.qualify(app.consumer_group))
     with (
         reading(shop_topics, dlq) as dead_letters,
         reading(shop_topics, topics.RESERVATIONS) as reservations,
@@ -189,8 +194,20 @@ def test_a_commit_for_an_order_holding_nothing_is_dead_lettered_and_the_rest_flo
                 registry.decode(m.value()).envelope.event_id == bad.event_id for m in found
             )
         )
-        reservations.poll_until(lambda _: len(reservations.decoded(order_id)) >= 1)
+        reservations.poll_until(lambda _: len(reservations.decoded(other_order)) >= 1)
+        [hold] = wait_for(lambda: [s for s in holds.summaries() if s.held == 1], timeout_s=60)
+        assert reservations.settle() and reservations.decoded(order_id) == [], (
+            "the order's release waits behind its dead letter"
+        )
+
+        holds.discard(
+            topic=hold.topic, key=hold.key, letter=hold.letter, reason="the order never reserved"
+        )
+        reservations.poll_until(lambda _: len(reservations.decoded(order_id)) >= 1, timeout_s=60)
+        wait_for(lambda: holds.summaries() == [], what="the order's key flows again")
     [letter] = [m for m in dead_letters.messages if m.key() == bad.key()]
     headers = kafka_headers_to_dict(letter.headers())
     assert headers["dlq.error.class"] == "ReservationStateError"
+    assert [d.envelope.type for d in reservations.decoded(other_order)] == ["StockReleased"]
     assert [d.envelope.type for d in reservations.decoded(order_id)] == ["StockReleased"]
+    assert reservations.decoded(order_id)[0].envelope.causation_id == str(release.event_id)

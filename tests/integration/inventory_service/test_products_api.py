@@ -72,12 +72,19 @@ class TestCreate:
             {"description": "nul \x00 inside"},
             {"attributes": "blue"},
             {"attributes": {"colour": "nul \x00 inside"}},
+            {"attributes": {"colour": "\udfff"}},
+            {"attributes": {"k" * 101: 1}},
+            {"attributes": {f"k{n}": n for n in range(51)}},
+            {"attributes": {"k": "x" * 17_000}},
+            {"name": "n" * 201},
+            {"description": "d" * 5001},
+            {"category": "c" * 101},
             {"colour": "blue"},
         ],
     )
     def test_invalid_values_are_a_422_naming_the_field(self, client, body):
         document = problem(new_product(client, **body), 422)
-        assert document["errors"][0]["field"] in {*body, "body"}
+        assert document["errors"][0]["field"].split(".")[0] in {*body, "body"}
         assert client.get("/products").json["total"] == 0
 
     def test_a_missing_field_is_a_422(self, client):
