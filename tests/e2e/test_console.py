@@ -415,3 +415,58 @@ def test_the_search_page_shows_how_long_a_product_change_took_to_reach_the_index
         shoot(page, screenshots, "search")
     finally:
         indexer.close()
+
+
+def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
+    page, console, shop, screenshots
+):
+    sku = create_product(shop, stock=5)
+    order_id = place_order(shop, [(sku, 1)])
+    assert wait_terminal(shop, [order_id], timeout_s=120)[order_id]["status"] == "APPROVED"
+    poison = envelope_for(order_messages.CompleteCancellation(order_id=order_id))
+    KafkaPublisher(shop.kafka).publish(
+        [
+            OutgoingMessage(
+                shop.kafka.qualify(topics.ORDER_COMMANDS), poison.key(), poison.to_bytes()
+            )
+        ]
+    )
+    dlq = shop.kafka.qualify(topics.dead_letter_topic(topics.ORDER_COMMANDS))
+
+    def poisoned() -> list:
+        return [
+            letter
+            for letter in dead_letters.letters(shop.kafka, dlq)
+            if letter.key == order_id.encode()
+        ]
+
+    until(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
+    [letter] = poisoned()
+    at = dead_letters.position(letter)
+    # The customer cancels: the cancellation saga's own last command for the order waits
+    # behind the letter, which holds back its key.
+    cancelled = requests.post(f"{shop.order_url}/orders/{order_id}/cancel", timeout=30)
+    assert cancelled.status_code == 202, cancelled.text
+
+    log_in(page, console, f"/dead-letters/{dlq}/{at}")
+    reload_until(
+        page,
+        "[data-testid=held]:has-text(' held')",
+        120,
+        "the saga's command was not held behind the letter",
+    )
+    assert order(shop, order_id)["status"] != "CANCELLED", "held, so not yet applied"
+    page.get_by_label("Why discard it").fill("sent before the customer asked to cancel")
+    page.get_by_role("button", name=re.compile("^Discard")).click()
+    expect(page.locator(".flash.ok")).to_contain_text(
+        re.compile(rf"discarded {at}: released [1-9]\d* held message")
+    )
+    until(
+        lambda: order(shop, order_id)["status"] == "CANCELLED",
+        120,
+        "the held command was not applied after the discard",
+    )
+    page.get_by_role("link", name="Audit log", exact=True).click()
+    entry = page.locator("[data-testid=audit] tbody tr").filter(has_text="dlq.discard").first
+    expect(entry).to_contain_text("sent before the customer asked to cancel")
+    expect(entry).to_contain_text(f"console:{OPERATOR}")
