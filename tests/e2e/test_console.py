@@ -456,6 +456,7 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
         "the saga's command was not held behind the letter",
     )
     assert order(shop, order_id)["status"] != "CANCELLED", "held, so not yet applied"
+    shoot(page, screenshots, "dead-letter-held")
     page.get_by_label("Why discard it").fill("sent before the customer asked to cancel")
     page.get_by_role("button", name=re.compile("^Discard")).click()
     expect(page.locator(".flash.ok")).to_contain_text(
