@@ -185,7 +185,7 @@ class Orchestrator:
             and cause is not None
         ):
             log.warning(
-                "saga %s (%s %s) resumed: %s answered the compensation it was parked on",
+                "saga %s (%s %s) resumed by a late %s: the step it was parked on is undone",
                 instance.saga_id,
                 instance.saga_type,
                 instance.key,
