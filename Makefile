@@ -25,8 +25,9 @@ status:
 	@infra/stack status
 	@infra/services/ctl status
 
+# The lint runs first, so CI (which calls exactly `make test`) keeps the code lint-clean.
 # pytest's exit code 5 means it collected no test: say so instead of failing the build.
-test: stack
+test: lint stack
 	@.venv/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
