@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,5 +51,5 @@ class ConsoleSettings(BaseSettings):
         return hmac.new(self.admin_token.encode(), label, hashlib.sha256).digest()
 
 
-def load_settings(**overrides: object) -> ConsoleSettings:
+def load_settings(**overrides: Any) -> ConsoleSettings:
     return ConsoleSettings(**overrides)

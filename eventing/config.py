@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,7 +24,7 @@ class KafkaSettings(BaseSettings):
         return f"{self.topic_namespace}{topic}" if self.topic_namespace else topic
 
     @classmethod
-    def from_env(cls, **overrides: object) -> KafkaSettings:
+    def from_env(cls, **overrides: Any) -> KafkaSettings:
         return cls(**overrides)
 
     def client_config(self) -> dict[str, str]:

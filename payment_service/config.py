@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
@@ -15,5 +17,5 @@ class Settings(ServiceSettings):
     port: int = 8002
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
@@ -19,5 +21,5 @@ class Settings(ServiceSettings):
     max_compensation_attempts: int = 8
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)
