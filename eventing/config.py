@@ -27,5 +27,6 @@ class KafkaSettings(BaseSettings):
     def from_env(cls, **overrides: Any) -> KafkaSettings:
         return cls(**overrides)
 
-    def client_config(self) -> dict[str, str]:
+    def client_config(self) -> dict[str, str | int | float | bool]:
+        """The librdkafka settings every client of the shop starts from."""
         return {"bootstrap.servers": self.bootstrap_servers, "client.id": self.client_id}

@@ -30,6 +30,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import Engine
 
 from eventing.config import KafkaSettings
+from eventing.delivered import headers_of, offset_of, partition_of, topic_of
 from eventing.envelope import utc_now
 from eventing.errors import PoisonMessage, TransientError
 from eventing.held import (
@@ -49,7 +50,6 @@ from eventing.topics import dead_letter_topic
 from eventing.tracing import (
     ConsumedMessage,
     context_from_headers,
-    kafka_headers_to_dict,
     process_attributes,
     tracer,
 )
@@ -211,8 +211,8 @@ class EventConsumer:
                 message = self._consumer.poll(poll_timeout_s)
                 if message is None:
                     continue
-                if message.error():
-                    self._on_kafka_error(message.error())
+                if error := message.error():
+                    self._on_kafka_error(error)
                     continue
                 self._process(message)
         finally:
@@ -223,15 +223,15 @@ class EventConsumer:
         self._consumer.close()
 
     def _process(self, message: Message) -> None:
-        partition = (message.topic(), message.partition())
+        partition = (topic_of(message), partition_of(message))
         pending = self._pending.get(partition)
-        headers = kafka_headers_to_dict(message.headers())
+        headers = headers_of(message)
         if pending and pending.offset == message.offset():
             attempts = pending.attempts + 1
         else:  # a message redriven from its dead-letter topic keeps its attempt count
             attempts = _int(headers.get("dlq.attempts")) + 1
         consumed = ConsumedMessage(
-            message.topic(), message.partition(), message.offset(), message.key(), headers
+            topic_of(message), partition_of(message), offset_of(message), message.key(), headers
         )
         try:
             hold, action = self._verdict(consumed)
@@ -251,8 +251,8 @@ class EventConsumer:
         except TransientError as error:
             self._retry_later(message, attempts, error)
             return
-        error = self._handle(consumed, message.value())
-        if error is None:
+        failure = self._handle(consumed, message.value())
+        if failure is None:
             if hold is not None and action is Verdict.APPLY_LETTER:
                 try:
                     self._letter_applied(hold)
@@ -260,10 +260,10 @@ class EventConsumer:
                     self._retry_later(message, attempts, release_error)
                     return
             self._done(message)
-        elif self._gives_up(error, attempts):
-            self._dead_letter(message, consumed, error, attempts)
+        elif self._gives_up(failure, attempts):
+            self._dead_letter(message, consumed, failure, attempts)
         else:
-            self._retry_later(message, attempts, error)
+            self._retry_later(message, attempts, failure)
 
     def _handle(self, consumed: ConsumedMessage, value: bytes | None) -> Exception | None:
         """Decode and handle one message inside its trace; the error, if it failed."""
@@ -293,7 +293,7 @@ class EventConsumer:
         return attempts >= self.retry.max_attempts
 
     def _done(self, message: Message) -> None:
-        self._pending.pop((message.topic(), message.partition()), None)
+        self._pending.pop((topic_of(message), partition_of(message)), None)
         self._consumer.store_offsets(message=message)
         self.processed += 1
 
@@ -330,11 +330,11 @@ class EventConsumer:
             type(error).__name__,
             error,
         )
-        partition = TopicPartition(message.topic(), message.partition(), message.offset())
+        partition = TopicPartition(topic_of(message), partition_of(message), offset_of(message))
         self._consumer.pause([partition])
         self._consumer.seek(partition)
-        self._pending[(message.topic(), message.partition())] = _PendingRetry(
-            message.offset(), attempts, time.monotonic() + delay
+        self._pending[(topic_of(message), partition_of(message))] = _PendingRetry(
+            offset_of(message), attempts, time.monotonic() + delay
         )
 
     def _resume_due_partitions(self) -> None:

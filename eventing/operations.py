@@ -24,6 +24,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from eventing.config import KafkaSettings
+from eventing.delivered import headers_of, offset_of, partition_of
 from eventing.errors import EventingError, KafkaUnavailable
 from eventing.held import LETTER_HEADER, letter_name
 from eventing.kafka_admin import admin_client
@@ -31,7 +32,6 @@ from eventing.outbox import PARKED_STUB_HEADER
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, EventRegistry
 from eventing.topics import DLQ_SUFFIX
-from eventing.tracing import kafka_headers_to_dict
 
 REDRIVE_GROUP = "shopctl-dlq-redrive"
 
@@ -294,12 +294,12 @@ def read_range(
         while pending:
             wanted = []
             for message in consumer.consume(batch, timeout=1):
-                partition = message.partition()
+                partition = partition_of(message)
                 if message.error() or partition not in pending:
                     continue
-                if message.offset() < stop[partition]:
+                if offset_of(message) < stop[partition]:
                     wanted.append(message)
-                if message.offset() + 1 >= stop[partition]:
+                if offset_of(message) + 1 >= stop[partition]:
                     pending.discard(partition)
             if wanted:
                 last_progress = time.monotonic()
@@ -391,15 +391,15 @@ def read_dead_letters(
             yield (
                 DeadLetter(
                     topic,
-                    message.partition(),
-                    message.offset(),
+                    partition_of(message),
+                    offset_of(message),
                     message.key(),
                     message.value(),
-                    kafka_headers_to_dict(message.headers()),
+                    headers_of(message),
                 ),
                 message,
             )
-            if message.offset() + 1 >= ends[message.partition()]:
+            if offset_of(message) + 1 >= ends[partition_of(message)]:
                 remaining.discard(message.partition())
             if group:
                 consumer.commit(message=message, asynchronous=False)

@@ -254,6 +254,7 @@ class OutboxRelay:
             elif delivery.kind is ProduceErrorKind.PERMANENT:
                 suspects.append((row, message))
             else:
+                assert delivery.error is not None  # neither delivered nor skipped: it failed
                 retry_later.append(f"{delivery.error.name()}: {delivery.error.str()}")
         # The broker refuses a whole batch for one bad message in it, so each message refused
         # that way is tried again alone: only one that fails alone is parked.
@@ -268,6 +269,7 @@ class OutboxRelay:
                 parks.append(_park(row, message, delivery))
                 parked_keys.add(key)
             else:
+                assert delivery.error is not None  # neither delivered nor skipped: it failed
                 retry_later.append(f"{delivery.error.name()}: {delivery.error.str()}")
         return published, parks, retry_later
 

@@ -155,7 +155,9 @@ class KafkaPublisher:
 
     def _produce(self, message: OutgoingMessage, on_delivery) -> KafkaError | None:
         """Hand the message to librdkafka; the error it refused the message with, if any."""
-        headers = [(name, value.encode()) for name, value in message.headers.items()]
+        headers: list[tuple[str, str | bytes | None]] = [
+            (name, value.encode()) for name, value in message.headers.items()
+        ]
         while True:
             try:
                 self._producer.produce(

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
+from servicekit.settings import LOCAL_POSTGRES, HttpServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_", extra="ignore")
 
     service_name: str = "payment-service"

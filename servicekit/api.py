@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
@@ -190,7 +190,7 @@ class Api:
             raise Problem(403, "Forbidden", "the bearer token is not an admin token")
 
     def openapi(self, extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
-        models = {ProblemDocument}
+        models: set[type[BaseModel]] = {ProblemDocument}
         for operation in self.operations:
             models.update(m for m in (operation.body, operation.query) if m is not None)
             models.update(m for m in operation.responses.values() if isinstance(m, type))
@@ -372,7 +372,8 @@ def _to_response(result: Any) -> Response:
     """A handler returns a model, (model, status), (model, status, headers), or a Response."""
     if isinstance(result, Response):
         return result
-    status, headers = 200, {}
+    status: int = 200
+    headers: Mapping[str, str] = {}
     if isinstance(result, tuple):
         result, status, *rest = result
         headers = rest[0] if rest else {}

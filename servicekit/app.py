@@ -5,8 +5,10 @@ responses, a `traceparent` header on every response, and request bodies of at mo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from flask import Flask, Response, jsonify
+from flask.json.provider import DefaultJSONProvider
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from eventing.tracing import current_trace_headers
@@ -41,7 +43,7 @@ _HEALTH_PATHS = {
 def create_service_app(api: Api, checks: Mapping[str, Check]) -> Flask:
     app = Flask(api.name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # typed as the provider's base class
     install_problem_handlers(app)
     app.register_blueprint(api.blueprint)
 

@@ -14,24 +14,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from servicekit.migrations import upgrade
-from servicekit.settings import ServiceSettings
+from servicekit.settings import HttpServiceSettings
+
+if TYPE_CHECKING:
+    from servicekit.runtime import ServiceRuntime
+
+SettingsT = TypeVar("SettingsT", bound=HttpServiceSettings)
 
 
 @dataclass(frozen=True)
-class ServiceCommands:
+class ServiceCommands(Generic[SettingsT]):
     prog: str
     migrations_dir: Path
-    settings: Callable[[], ServiceSettings]
+    settings: Callable[[], SettingsT]
     """Read once, when a command runs: database URL, where to listen, name and log level."""
     app_factory: str
     """gunicorn's application spec, e.g. 'inventory_service.api:create_app()'."""
-    worker: Callable[[ServiceSettings], int]
+    worker: Callable[[SettingsT], int]
 
 
-def main(commands: ServiceCommands, argv: list[str] | None = None) -> int:
+def main(commands: ServiceCommands[SettingsT], argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=commands.prog,
         description=__doc__,
@@ -96,14 +101,14 @@ def exec_gunicorn(
 
 def service_main(
     package: str,
-    load_settings: Callable[[], ServiceSettings],
-    bootstrap: Callable[[ServiceSettings], Any],
+    load_settings: Callable[[], SettingsT],
+    bootstrap: Callable[[SettingsT], ServiceRuntime[Any]],
 ) -> int:
     """The whole `__main__` of a service built on `servicekit.runtime`: its migrations live in
     `<package>/migrations`, its gunicorn app is `<package>.api:create_app()`."""
     from servicekit.worker import run_worker
 
-    def worker(settings: ServiceSettings) -> int:
+    def worker(settings: SettingsT) -> int:
         settings = settings.for_worker()
         return run_worker(
             settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
@@ -112,7 +117,9 @@ def service_main(
     return main(
         ServiceCommands(
             prog=package,
-            migrations_dir=Path(import_module(package).__file__).parent / "migrations",
+            # A service is a regular package, so its module has a file (typed optional for
+            # namespace packages).
+            migrations_dir=Path(cast(str, import_module(package).__file__)).parent / "migrations",
             settings=load_settings,
             app_factory=f"{package}.api:create_app()",
             worker=worker,

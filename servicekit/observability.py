@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import Mapping
 from importlib import import_module
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -52,7 +53,7 @@ class AccessLineTraceFilter(logging.Filter):
     response's `traceparent` header still names that span, so the line carries its ids."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        atoms = record.args if isinstance(record.args, Mapping) else {}
+        atoms: Mapping[str, Any] = record.args if isinstance(record.args, Mapping) else {}
         traceparent = atoms.get("{traceparent}o")
         if traceparent:
             context = trace.get_current_span(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask
 from sqlalchemy import Table
@@ -27,6 +27,7 @@ from servicekit.settings import ServiceSettings
 
 _ = contracts  # importing it registers every message type
 U = TypeVar("U", bound=UnitOfWork)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 class ServiceRuntime(ABC, Generic[U]):
@@ -80,8 +81,8 @@ class ServiceRuntime(ABC, Generic[U]):
 
 
 def create_flask_app(
-    load_settings: Callable[[], ServiceSettings],
-    bootstrap: Callable[[ServiceSettings], ServiceRuntime],
+    load_settings: Callable[[], SettingsT],
+    bootstrap: Callable[[SettingsT], ServiceRuntime[Any]],
 ) -> Flask:
     """A service's gunicorn app factory: observability first (before any engine exists)."""
     from servicekit.observability import setup_observability

@@ -39,3 +39,9 @@ class ServiceSettings(BaseSettings):
 
     def kafka(self) -> KafkaSettings:
         return KafkaSettings.from_env(client_id=self.service_name)
+
+
+class HttpServiceSettings(ServiceSettings):
+    """A service that also serves an HTTP API (`python -m <service> api`): where it listens."""
+
+    port: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from eventing.errors import TransientError
@@ -121,13 +123,17 @@ class SagaStore:
         return None if row is None else self._instance(session, row)
 
     def save(self, session: Session, instance: SagaInstance) -> None:
-        result = session.execute(
-            update(self.instances)
-            .where(
-                self.instances.c.saga_id == _uuid(instance.saga_id),
-                self.instances.c.version == instance.version,
-            )
-            .values(**self._row(instance), version=instance.version + 1, updated_at=func.now())
+        # An UPDATE's result is a CursorResult, though Session.execute is typed as a plain Result.
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(self.instances)
+                .where(
+                    self.instances.c.saga_id == _uuid(instance.saga_id),
+                    self.instances.c.version == instance.version,
+                )
+                .values(**self._row(instance), version=instance.version + 1, updated_at=func.now())
+            ),
         )
         if result.rowcount != 1:
             raise ConcurrentSagaUpdate(f"saga {instance.saga_id} changed since it was loaded")
