@@ -28,6 +28,7 @@ def run(module: str, *args: str) -> None:
 
 def summary() -> dict:
     limits, checkout = read_result("limits"), read_result("checkout")
+    assert limits is not None and checkout is not None, "bench.limits and bench.checkout first"
     best = max(
         (r for r in checkout["runs"] if r["mode"] == "closed"), key=lambda r: r["sagas_per_s"]
     )

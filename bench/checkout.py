@@ -35,10 +35,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import cast
 
 import psutil
 import requests
@@ -103,7 +104,7 @@ class OutcomeListener:
             for message in self._consumer.consume(500, timeout=0.1):
                 if message.error() is not None:
                     continue
-                envelope = json.loads(message.value())
+                envelope = json.loads(cast(bytes, message.value()))  # events are never tombstones
                 if envelope["type"] in ("OrderApproved", "OrderRejected"):
                     at = _timestamp(envelope["occurred_at"])
                     reason = envelope["payload"].get("reason")
@@ -395,7 +396,7 @@ class Bench:
         total = int(rate * seconds)
         kinds = itertools.cycle(MIX)
         start = time.time() + 0.5
-        futures = []
+        futures: list[Future[Checkout]] = []
         skipped = 0
         with ThreadPoolExecutor(max_in_flight) as pool:
             for n in range(total):

@@ -47,7 +47,7 @@ def event(sku: str, version: int) -> inventory.ProductUpdated:
     )
 
 
-def throughput(indexer: Indexer, events: int, products: int) -> dict[str, float]:
+def throughput(indexer: Indexer, events: int, products: int) -> dict[str, float | str]:
     per_product = events // products
     batch = []
     for version in range(1, per_product + 1):

@@ -7,7 +7,7 @@ can ignore an event whose version is not newer than what it holds.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -60,6 +60,10 @@ class StockChanged(_ProductState):
 @registry.register
 class ProductDeleted(_ProductEvent):
     event_type: ClassVar[str] = "ProductDeleted"
+
+
+ProductEvent: TypeAlias = ProductCreated | ProductUpdated | StockChanged | ProductDeleted
+"""Every event of the products topic; each carries the product's `sku` and `version`."""
 
 
 class _ReservationMessage(Message):

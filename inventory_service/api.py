@@ -27,8 +27,8 @@ Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Description = Annotated[Text, Field(max_length=5000)]
 Category = Annotated[Text, Field(min_length=1, max_length=100)]
 # Strict: in JSON, `true` or `"5"` is not a number of cents or units (`5.0` is).
-Units = whole_number(ge=0, le=MAX_UNITS)
-RestockQuantity = whole_number(ge=1, le=MAX_UNITS)
+Units = Annotated[int, *whole_number(ge=0, le=MAX_UNITS)]
+RestockQuantity = Annotated[int, *whole_number(ge=1, le=MAX_UNITS)]
 _SKU = TypeAdapter(Sku)
 
 

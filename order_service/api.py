@@ -32,7 +32,7 @@ IDEMPOTENCY_KEY = HeaderParam(
     max_length=200,
 )
 
-Quantity = whole_number(ge=1, le=1000)
+Quantity = Annotated[int, *whole_number(ge=1, le=1000)]
 
 
 class OrderLine(BaseModel):

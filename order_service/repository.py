@@ -135,8 +135,8 @@ class Catalogue:
 
     def apply(self, sku: str, version: int, values: dict[str, Any]) -> bool:
         """Upsert when `version` is newer than the stored one; False when it was not."""
-        statement = pg_insert(orm.catalogue).values(sku=sku, version=version, **values)
-        statement = statement.on_conflict_do_update(
+        row_insert = pg_insert(orm.catalogue).values(sku=sku, version=version, **values)
+        statement = row_insert.on_conflict_do_update(
             index_elements=["sku"],
             set_={"version": version, **values},
             where=orm.catalogue.c.version < version,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from contracts import inventory, orders, payment
 from eventing.registry import Event
 from sagas.framework.definition import SagaData, SagaDefinition, Step
@@ -18,7 +20,13 @@ def _order_key(event: Event) -> str:
     return str(event.order_id)  # type: ignore[attr-defined]
 
 
-def _until_answered(name: str, command: type[Event], reply: type[Event], timeout_s: float) -> Step:
+class OrderCommand(Protocol):
+    """A command that needs nothing but the order's id, e.g. `payment.CapturePayment`."""
+
+    def __call__(self, *, order_id: str) -> Event: ...
+
+
+def _until_answered(name: str, command: OrderCommand, reply: type[Event], timeout_s: float) -> Step:
     """A step past the point of no return: `command` for the order, resent until `reply`."""
     return Step(
         name,

@@ -13,16 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import faust
 
 import contracts
+from contracts import inventory
 from eventing import topics
 from eventing.consumer import dead_letter_headers
 from eventing.errors import EventingError, PoisonMessage
 from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.registry import Event, registry
+from eventing.registry import registry
 from eventing.topics import dead_letter_topic
 from eventing.tracing import ConsumedMessage, batch_process_span, record_processed_in_batch
 from search_indexer.config import Settings, load_settings
@@ -83,7 +86,7 @@ class Indexer:
     def _index(self, records: list[Record]) -> dict[tuple[int, int], str]:
         """Write the batch's newest product states; the reason of each dead-lettered record."""
         dead_lettered: dict[tuple[int, int], str] = {}
-        events: list[tuple[Event, Record]] = []
+        events: list[tuple[inventory.ProductEvent, Record]] = []
         for record in records:
             try:
                 decoded = registry.decode(record.value)
@@ -108,7 +111,7 @@ class Indexer:
                 self._index_ready = False
         for refusal in rejected:
             for event, record in events:
-                if event.sku == refusal.doc_id:  # type: ignore[attr-defined]
+                if event.sku == refusal.doc_id:
                     dead_lettered[record.position] = self.dead_letter(record, refusal)
         self.indexed += len(actions)
         return dead_lettered
@@ -146,7 +149,8 @@ def _record(event: faust.types.EventT) -> Record:
         key=message.key,
         headers={
             k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
-            for k, v in (message.headers or [])
+            # faust types headers as pairs or a mapping; a consumed message's are pairs.
+            for k, v in cast("Sequence[tuple[str, bytes]]", message.headers or [])
         },
         value=message.value,
     )
@@ -179,7 +183,11 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
 
     @app.agent(products)
     async def index_products(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        # faust's StreamT lacks take_events, which the faust.Stream an agent is given has.
+        batches = stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_size, within=settings.batch_within_s
+        )
+        async for events in batches:
             records = [_record(event) for event in events]
             try:
                 await asyncio.to_thread(indexer.handle_batch, records)

@@ -7,7 +7,7 @@ arriving late can never move search backwards. A deletion is versioned the same 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from contracts import inventory
 from eventing.registry import Event
@@ -45,7 +45,7 @@ INDEX_MAPPINGS: dict[str, Any] = {
 _STATE_EVENTS = (inventory.ProductCreated, inventory.ProductUpdated, inventory.StockChanged)
 
 
-def is_product_event(event: Event) -> bool:
+def is_product_event(event: Event) -> TypeGuard[inventory.ProductEvent]:
     return isinstance(event, (*_STATE_EVENTS, inventory.ProductDeleted))
 
 
@@ -64,12 +64,12 @@ def document(event: Event) -> dict[str, Any]:
     }
 
 
-def bulk_action(event: Event, index: str) -> dict[str, Any]:
+def bulk_action(event: inventory.ProductEvent, index: str) -> dict[str, Any]:
     """The bulk action that brings `index` to the state `event` describes."""
     common = {
         "_index": index,
         "_id": event.sku,
-        "version": event.version,  # type: ignore[attr-defined]
+        "version": event.version,
         "version_type": "external",
     }
     if isinstance(event, inventory.ProductDeleted):
@@ -77,11 +77,11 @@ def bulk_action(event: Event, index: str) -> dict[str, Any]:
     return {"_op_type": "index", **common, "_source": document(event)}
 
 
-def latest_per_product(events: list[Event]) -> list[Event]:
+def latest_per_product(events: list[inventory.ProductEvent]) -> list[inventory.ProductEvent]:
     """Within a batch only each product's newest event matters (fewer writes, same result)."""
-    newest: dict[str, Event] = {}
+    newest: dict[str, inventory.ProductEvent] = {}
     for event in events:
-        current = newest.get(event.sku)  # type: ignore[attr-defined]
-        if current is None or event.version > current.version:  # type: ignore[attr-defined]
-            newest[event.sku] = event  # type: ignore[attr-defined]
+        current = newest.get(event.sku)
+        if current is None or event.version > current.version:
+            newest[event.sku] = event
     return list(newest.values())

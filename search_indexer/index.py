@@ -98,7 +98,9 @@ class ProductIndex:
     def swap_alias(self, new_index: str) -> list[str]:
         """Point the alias at `new_index` in one atomic step; returns the indices it left."""
         old = self.indices_behind_alias()
-        actions = [{"remove": {"index": index, "alias": self.alias}} for index in old]
+        actions: list[dict[str, dict[str, Any]]] = [
+            {"remove": {"index": index, "alias": self.alias}} for index in old
+        ]
         actions.append({"add": {"index": new_index, "alias": self.alias, "is_write_index": True}})
         self._call("swapping alias", self.es.indices.update_aliases, actions=actions)
         return old

@@ -110,11 +110,12 @@ def es_request(query: SearchQuery) -> dict[str, Any]:
         filters.append({"range": {"price_cents": price}})
     if query.in_stock is not None:
         filters.append({"term": {"in_stock": query.in_stock}})
-    sort: list[Any] = {
+    sort_orders: dict[str, list[Any]] = {
         "relevance": ["_score", {"sku": "asc"}],
         "price_asc": [{"price_cents": "asc"}, {"sku": "asc"}],
         "price_desc": [{"price_cents": "desc"}, {"sku": "asc"}],
-    }[query.sort]
+    }
+    sort = sort_orders[query.sort]
     request: dict[str, Any] = {
         "query": {"bool": {"must": must, "filter": filters}},
         "aggs": {"category": {"terms": {"field": "category", "size": 50}}},

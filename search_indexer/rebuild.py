@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from contracts import inventory
 from eventing import topics
 from eventing.config import KafkaSettings
 from eventing.errors import PoisonMessage
@@ -47,7 +48,7 @@ def _replay(
     total = sum(max(0, stop[p] - start.get(p, 0)) for p in stop)
     read = poison = 0
     for messages in read_range(kafka, topic, start, stop, batch=batch):
-        events = []
+        events: list[inventory.ProductEvent] = []
         for message in messages:
             read += 1
             try:

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 MAX_BODY_BYTES = 1024 * 1024
 """Larger request bodies are refused with a 413 before they are read."""
@@ -63,10 +64,11 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def whole_number(*, ge: int, le: int) -> Any:
-    """An integer from `ge` to `le`. The bounds come before the conversion in the annotation,
-    so they apply to the integer and appear in the JSON schema."""
-    return Annotated[int, Field(strict=True, ge=ge, le=le), BeforeValidator(_whole_number)]
+def whole_number(*, ge: int, le: int) -> tuple[FieldInfo, BeforeValidator]:
+    """The rules of an integer from `ge` to `le`, as `Annotated[int, *whole_number(...)]`: a
+    type alias the type checker reads as `int`. The bounds come before the conversion in the
+    annotation, so they apply to the integer and appear in the JSON schema."""
+    return Field(strict=True, ge=ge, le=le), BeforeValidator(_whole_number)
 
 
 Page = Annotated[int, Field(ge=1, le=MAX_PAGE, description="1 is the first page")]

@@ -15,6 +15,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from confluent_kafka.admin import OffsetSpec
 
@@ -84,7 +85,7 @@ def recent(settings: KafkaSettings, limit: int = 100) -> list[AuditEntry]:
     earliest = offsets(admin, topic, OffsetSpec.earliest())
     starts = {p: max(earliest.get(p, 0), end - limit) for p, end in ends.items()}
     entries = [
-        AuditEntry.from_json(message.value())
+        AuditEntry.from_json(cast(bytes, message.value()))  # entries are never tombstones
         for batch in read_range(settings, topic, starts, ends)
         for message in batch
     ]

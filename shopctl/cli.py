@@ -303,9 +303,12 @@ def sagas_show(saga_id) -> None:
             )
     console.print(steps)
     view = table("at", "step", "status", "detail", title="step log")
-    for entry in instance.log:
+    for log_entry in instance.log:
         view.add_row(
-            entry.at.isoformat(timespec="milliseconds"), entry.step, entry.status, entry.detail
+            log_entry.at.isoformat(timespec="milliseconds"),
+            log_entry.step,
+            log_entry.status,
+            log_entry.detail,
         )
     console.print(view)
 

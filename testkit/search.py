@@ -12,6 +12,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import cast
 
 from elasticsearch import NotFoundError
 
@@ -72,6 +73,7 @@ class Indexer:
 
     def kill(self) -> None:
         """SIGKILL: a crash, nothing flushed or committed on the way out."""
+        assert self.process is not None, "start() the indexer before killing it"
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
@@ -97,7 +99,7 @@ class Indexer:
     def search(self, **params) -> dict:
         response = self.search_client.get("/search", query_string=params)
         assert response.status_code == 200, response.json
-        return response.json
+        return cast(dict, response.json)  # typed optional: a 200 from /search is JSON
 
     def caught_up(self) -> bool:
         """Whether the indexer has committed every product event published so far. It commits

@@ -74,7 +74,7 @@ def confirm_retry_matching() -> str:
 @blueprint.post("/retry-matching")
 def retry_matching() -> Response:
     chosen = filter_from(request.form)
-    args = filter_args(request.form)
+    args: dict[str, Any] = filter_args(request.form)  # url_for's **values are Any
     try:
         expected = int(request.form.get("expected", ""))
     except ValueError:

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 
 from opentelemetry import metrics, trace
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,7 +86,7 @@ class Orchestrator:
                 if instance is None:
                     continue
                 engine = self.engines[instance.saga_type]
-                self._apply(session, instance, lambda i, e=engine: e.on_timeout(i, now), None)
+                self._apply(session, instance, partial(engine.on_timeout, now=now), None)
         return len(due)
 
     def retry(self, saga_id: str) -> SagaInstance:

@@ -4,7 +4,7 @@ it refuses before any model sees a request (unstorable text, deep JSON, large bo
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from pydantic import BaseModel, Field
@@ -14,7 +14,7 @@ from servicekit.app import create_service_app
 from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, Text, whole_number
 from servicekit.problems import not_found
 
-Quantity = whole_number(ge=1, le=1000)
+Quantity = Annotated[int, *whole_number(ge=1, le=1000)]
 
 
 class NewThing(BaseModel):
