@@ -31,9 +31,11 @@ test: lint stack
 	@.venv/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
+# mypy checks the packages listed under [tool.mypy] in pyproject.toml (not tests/).
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 # Benchmarks against the local stack (bench/README.md): tables, bench/results/*.json and a plot.
 bench: stack

@@ -22,7 +22,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 
 from bench.limits import kafka_limits
 from bench.report import write_result
@@ -38,7 +38,7 @@ from testkit.scratch import scratch_database, scratch_topics, topic_with_dead_le
 class _Applied:
     """An inbox-guarded handler that remembers when each event was applied."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.inbox = Inbox(ledger.inbox_rows, "bench")
         self.latencies: list[float] = []
