@@ -103,7 +103,7 @@ def json_schema(model: type[Event]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="validation")
     return {
         "$schema": JSON_SCHEMA_DIALECT,
-        "$id": f"{SCHEMAS_FOLDER}/{schema_name(model)}.json",
+        "$id": f"urn:eventshop:contract:{model.event_type}:v{model.schema_version}",
         **schema,
         "x-event-type": model.event_type,
         "x-schema-version": model.schema_version,
