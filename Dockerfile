@@ -1,9 +1,15 @@
 # One image for every Python process of the shop (APIs, workers, orchestrator, indexer, console,
-# CLI). The console's browser assets come from the npm registry by its lock, in a build stage.
+# CLI). The browser assets (the console's htmx, the APIs' Swagger UI) come from the npm registry
+# by their locks, in build stages.
 FROM node:20-slim AS console-assets
 WORKDIR /console
 COPY console/package.json console/package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+FROM node:20-slim AS swagger-ui-assets
+WORKDIR /swagger_ui
+COPY servicekit/swagger_ui/package.json servicekit/swagger_ui/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=/opt/venv
@@ -13,5 +19,6 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
 COPY --from=console-assets /console/node_modules console/node_modules
+COPY --from=swagger-ui-assets /swagger_ui/node_modules servicekit/swagger_ui/node_modules
 RUN uv sync --frozen --no-dev
 ENV PATH=/opt/venv/bin:$PATH

@@ -27,5 +27,5 @@ class InventoryApp(ServiceRuntime[InventoryUnitOfWork]):
 
 def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> InventoryApp:
     return InventoryApp(
-        settings or load_settings(), kafka, orm.outbox, InventoryUnitOfWork, orm.holds
+        settings or load_settings(), kafka, orm.outbox, InventoryUnitOfWork, orm.holds, orm.inbox
     )

@@ -26,4 +26,6 @@ class OrderApp(ServiceRuntime[OrderUnitOfWork]):
 
 
 def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> OrderApp:
-    return OrderApp(settings or load_settings(), kafka, orm.outbox, OrderUnitOfWork, orm.holds)
+    return OrderApp(
+        settings or load_settings(), kafka, orm.outbox, OrderUnitOfWork, orm.holds, orm.inbox
+    )

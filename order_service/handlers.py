@@ -16,7 +16,12 @@ _CATALOGUE = (
     inventory.StockChanged,
     inventory.ProductDeleted,
 )
-_COMMANDS = (orders.ApproveOrder, orders.RejectOrder, orders.CompleteCancellation)
+_COMMANDS = (
+    orders.ApproveOrder,
+    orders.RejectOrder,
+    orders.RejectOrderV2,  # read beside v1: see contracts.orders.upcast_reject_order
+    orders.CompleteCancellation,
+)
 
 
 def message_handler(uow_factory: Callable[[], OrderUnitOfWork]) -> Callable[[Decoded], None]:

@@ -93,12 +93,13 @@ def apply_command(uow: OrderUnitOfWork, command: Event, cause: Envelope) -> None
                 orders.OrderApproved(order_id=command.order_id),
                 cause,
             )
-        case orders.RejectOrder():
+        case orders.RejectOrder() | orders.RejectOrderV2():
+            code = orders.upcast_reject_order(command).rejection.code
             _transition(
                 uow,
                 command.order_id,
-                lambda o: o.rejected(command.reason),
-                orders.OrderRejected(order_id=command.order_id, reason=command.reason),
+                lambda o: o.rejected(code),
+                orders.OrderRejected(order_id=command.order_id, reason=code),
                 cause,
             )
         case orders.CompleteCancellation():

@@ -28,4 +28,6 @@ class PaymentApp(ServiceRuntime[PaymentUnitOfWork]):
 
 
 def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> PaymentApp:
-    return PaymentApp(settings or load_settings(), kafka, orm.outbox, PaymentUnitOfWork, orm.holds)
+    return PaymentApp(
+        settings or load_settings(), kafka, orm.outbox, PaymentUnitOfWork, orm.holds, orm.inbox
+    )

@@ -13,7 +13,7 @@ import contracts
 from eventing import topics
 from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer, HoldDatabase
-from eventing.inbox import Inbox
+from eventing.inbox import Inbox, InboxPruner, retention_by_event_type
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
 from eventing.registry import Decoded, registry
@@ -59,6 +59,9 @@ class SagaApp:
             "consumer": self.consumer().run,
             "relay": self.relay().run,
             "timeouts": self.orchestrator.run_timeouts,
+            "inbox-pruner": InboxPruner(
+                self.engine, orm.inbox, retention_by_event_type(registry)
+            ).run,
         }
 
 

@@ -1,6 +1,6 @@
-"""The Flask application every service builds: its API plus health, readiness, OpenAPI, problem
-responses, a `traceparent` header on every response, and request bodies of at most
-`MAX_BODY_BYTES` (a larger one is a 413 problem, refused before it is read)."""
+"""The Flask application every service builds: its API plus health, readiness, OpenAPI and its
+`/docs` page, problem responses, a `traceparent` header on every response, and request bodies
+of at most `MAX_BODY_BYTES` (a larger one is a 413 problem, refused before it is read)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from eventing.tracing import current_trace_headers
 from servicekit.api import Api
+from servicekit.api_docs import DOCS_PATHS, docs_blueprint
 from servicekit.fields import MAX_BODY_BYTES
 from servicekit.problems import Problem, install_problem_handlers
 
@@ -46,6 +47,7 @@ def create_service_app(api: Api, checks: Mapping[str, Check]) -> Flask:
     cast(DefaultJSONProvider, app.json).sort_keys = False  # typed as the provider's base class
     install_problem_handlers(app)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(docs_blueprint(api.title))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -66,7 +68,7 @@ def create_service_app(api: Api, checks: Mapping[str, Check]) -> Flask:
 
     @app.get("/openapi.json")
     def openapi() -> Response:
-        return jsonify(api.openapi(extra_paths=_HEALTH_PATHS))
+        return jsonify(api.openapi(extra_paths=_HEALTH_PATHS | DOCS_PATHS))
 
     @app.after_request
     def add_traceparent(response: Response) -> Response:

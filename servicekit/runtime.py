@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 import contracts
 from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer, Handler, HoldDatabase
+from eventing.inbox import InboxPruner, retention_by_event_type
 from eventing.kafka_admin import cluster_check
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
@@ -41,6 +42,7 @@ class ServiceRuntime(ABC, Generic[U]):
         outbox_table: Table,
         make_uow: Callable[[sessionmaker, Outbox], U],
         hold_tables: HoldTables,
+        inbox_table: Table | None = None,
     ):
         self.settings = settings
         self.kafka = kafka or settings.kafka()
@@ -51,6 +53,7 @@ class ServiceRuntime(ABC, Generic[U]):
         sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.uow_factory: Callable[[], U] = lambda: make_uow(sessions, self.outbox)
         self.hold_tables = hold_tables
+        self.inbox_table = inbox_table
 
     @abstractmethod
     def api(self) -> Api: ...
@@ -76,8 +79,20 @@ class ServiceRuntime(ABC, Generic[U]):
     def relay(self) -> OutboxRelay:
         return OutboxRelay(self.engine, self.outbox, KafkaPublisher(self.kafka))
 
+    def inbox_pruner(self) -> InboxPruner | None:
+        if self.inbox_table is None:
+            return None
+        return InboxPruner(self.engine, self.inbox_table, retention_by_event_type(registry))
+
     def tasks(self) -> dict[str, Callable[[threading.Event], None]]:
-        return {"consumer": self.consumer().run, "relay": self.relay().run}
+        tasks: dict[str, Callable[[threading.Event], None]] = {
+            "consumer": self.consumer().run,
+            "relay": self.relay().run,
+        }
+        pruner = self.inbox_pruner()
+        if pruner is not None:
+            tasks["inbox-pruner"] = pruner.run
+        return tasks
 
 
 def create_flask_app(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -360,6 +361,39 @@ def sagas_retry(saga_id, saga_type, state, older_than, order_id, customer_id, dr
     for failed, why in sorted(report.failed.items()):
         console.print(f"[yellow]not retried[/] {failed}: {why}")
     console.print(f"retried {len(report.retried)} of {len(report.matched)} saga(s)")
+
+
+@cli.group()
+def contracts() -> None:
+    """The message contracts as documents: JSON Schema and AsyncAPI."""
+
+
+@contracts.command("export")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="the folder to write asyncapi.json and schemas/<Type>.v<N>.json into",
+)
+def contracts_export(out: Path) -> None:
+    """Write every event and command as JSON Schema, and an AsyncAPI 3.0 document of the topics.
+
+    Generated from the code (`contracts/`, `eventing/topics.py` and the workers' subscriptions).
+    Refuses, changing nothing, when a (type, version) already in the folder would change
+    incompatibly (a removed or retyped field, a new required field) or vanish: that needs a
+    new schema_version.
+
+    \b
+    Example (refresh the committed snapshot after changing a contract):
+      shopctl contracts export --out contracts
+    """
+    from shopctl.contract_documents import ContractsExportError, write_documents
+
+    try:
+        written = write_documents(out)
+    except ContractsExportError as error:
+        raise ShopctlError(str(error)) from error
+    console.print(f"wrote {len(written)} documents to {out}")
 
 
 @cli.group()
