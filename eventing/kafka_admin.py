@@ -3,9 +3,11 @@ for the cluster, and the readiness check every service runs."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
@@ -21,9 +23,16 @@ from eventing.config import KafkaSettings
 from eventing.errors import KafkaUnavailable, PublishError
 from eventing.topics import TopicSpec
 
+_LIBRDKAFKA_LOG = logging.getLogger("eventing.librdkafka")
+
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
-    return AdminClient(settings.client_config())
+    """An admin client whose librdkafka log lines go to Python logging (`eventing.librdkafka`),
+    not raw to stderr: a CLI prints one readable line on failure, and a service logs JSON.
+    (An admin client's failures reach its callers through the futures it returns.)"""
+    # confluent-kafka's stubs omit the `logger` setting its clients take.
+    config: dict[str, Any] = {**settings.client_config(), "logger": _LIBRDKAFKA_LOG}
+    return AdminClient(config)
 
 
 def cluster_check(settings: KafkaSettings, timeout_s: float = 2.0) -> Callable[[], None]:
