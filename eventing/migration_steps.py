@@ -84,3 +84,31 @@ def drop_hold_tables() -> None:
     op.drop_index("held_messages_in_order", table_name="held_messages")
     op.drop_table("held_messages")
     op.drop_table("dead_letter_holds")
+
+
+def add_outbox_parking() -> None:
+    """The outbox's park and discard columns, and the index of parked rows by key (see
+    eventing.outbox: a row the broker can never take is parked)."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("park_reason", sa.Text(), nullable=True))
+    op.add_column("outbox", sa.Column("discarded_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("discard_reason", sa.Text(), nullable=True))
+    op.create_index(
+        "outbox_parked_by_key",
+        "outbox",
+        ["topic", "message_key", "id"],
+        unique=False,
+        postgresql_where=sa.text("parked_at IS NOT NULL AND discarded_at IS NULL"),
+    )
+
+
+def drop_outbox_parking() -> None:
+    op.drop_index(
+        "outbox_parked_by_key",
+        table_name="outbox",
+        postgresql_where=sa.text("parked_at IS NOT NULL AND discarded_at IS NULL"),
+    )
+    op.drop_column("outbox", "discard_reason")
+    op.drop_column("outbox", "discarded_at")
+    op.drop_column("outbox", "park_reason")
+    op.drop_column("outbox", "parked_at")

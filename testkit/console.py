@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from testkit.conditions import wait_for
 from testkit.shop import ADMIN, Shop, free_port
 
 CONSOLE = "console:serve"
@@ -53,15 +53,14 @@ def start_console(shop: Shop, *, jaeger_query_url: str | None = None) -> Running
         shop.env["JAEGER_QUERY_URL"] = jaeger_query_url
     shop.start(CONSOLE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).ok:
-                break
-        except requests.RequestException:
-            pass
-        process = shop.processes[CONSOLE]
+    process = shop.processes[CONSOLE]
+
+    def healthy() -> bool:
         assert process.poll() is None, f"the console exited; logs in {shop.logs}"
-        assert time.monotonic() < deadline, f"the console did not start; logs in {shop.logs}"
-        time.sleep(0.3)
+        try:
+            return requests.get(f"{url}/healthz", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(healthy, 120, f"the console started (logs in {shop.logs})")
     return RunningConsole(url, ADMIN["Authorization"].split()[1])

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for, registry
 from order_service import orm as order_orm
 from shopctl import dead_letters
+from testkit.conditions import wait_for
 from testkit.console import RunningConsole, chromium_path, start_console
 from testkit.search import Indexer
 from testkit.shop import Shop, ShopOptions, run_shop
@@ -113,13 +113,6 @@ def log_in(page, console: RunningConsole, target: str = "/") -> None:
     expect(page.locator(".who span")).to_have_text(OPERATOR)
 
 
-def until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.5)
-
-
 def reload_until(page, selector: str, timeout_s: float, what: str) -> None:
     """Reload until the page shows `selector` (what it shows comes from Kafka or Jaeger)."""
 
@@ -129,7 +122,7 @@ def reload_until(page, selector: str, timeout_s: float, what: str) -> None:
         page.reload()
         return page.locator(selector).count() > 0
 
-    until(shown, timeout_s, what)
+    wait_for(shown, timeout_s, what)
 
 
 # --- logging in ---------------------------------------------------------------------------
@@ -245,7 +238,7 @@ def test_a_saga_parked_while_a_worker_was_down_is_retried_from_its_page_and_fini
 ):
     sku = create_product(shop, stock=5)
     order_id = place_order(shop, [(sku, 2)], payment_method="tok_timeout")
-    until(
+    wait_for(
         lambda: any(
             s["name"] == "authorize_payment" for s in order(shop, order_id)["saga"]["steps"]
         ),
@@ -254,7 +247,7 @@ def test_a_saga_parked_while_a_worker_was_down_is_retried_from_its_page_and_fini
     )
     shop.stop("inventory_service:worker")  # the stock release goes unanswered: parked
     try:
-        until(
+        wait_for(
             lambda: order(shop, order_id)["saga"]["state"] == "COMPENSATION_FAILED",
             180,
             "the release was not parked",
@@ -352,7 +345,7 @@ def test_a_dead_letter_redriven_from_the_page_is_applied_once(page, console, sho
             if letter.key == order_id.encode()
         ]
 
-    until(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
+    wait_for(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
     [letter] = poisoned()
     # The fix: the customer asks to cancel, so completing the cancellation becomes right.
     cancelled = requests.post(f"{shop.order_url}/orders/{order_id}/cancel", timeout=30)
@@ -375,10 +368,10 @@ def test_a_dead_letter_redriven_from_the_page_is_applied_once(page, console, sho
     group.get_by_test_id("redrive-selected").click()
     expect(page.locator(".flash.ok")).to_contain_text(f"redrove 1 letter(s) from {dlq}: {at}")
 
-    until(
+    wait_for(
         lambda: order(shop, order_id)["status"] == "CANCELLED", 120, "the order was not cancelled"
     )
-    until(
+    wait_for(
         lambda: applied_by_order_service(shop, poison.event_id) == 1,
         120,
         "the redriven letter was not applied",
@@ -387,7 +380,7 @@ def test_a_dead_letter_redriven_from_the_page_is_applied_once(page, console, sho
     page.locator(f"[data-testid=reason-group] input[value='{at}']").check()
     page.locator("[data-testid=reason-group]").get_by_test_id("redrive-selected").click()
     expect(page.locator(".flash.ok")).to_contain_text("redrove 1 letter(s)")
-    until(lambda: commands_consumed(shop), 120, "the order service did not read its commands")
+    wait_for(lambda: commands_consumed(shop), 120, "the order service did not read its commands")
     assert applied_by_order_service(shop, poison.event_id) == 1
     assert order_events(shop, order_id, "OrderCancelled") == 1
 
@@ -440,7 +433,7 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
             if letter.key == order_id.encode()
         ]
 
-    until(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
+    wait_for(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
     [letter] = poisoned()
     at = dead_letters.position(letter)
     # The customer cancels: the cancellation saga's own last command for the order waits
@@ -462,7 +455,7 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
     expect(page.locator(".flash.ok")).to_contain_text(
         re.compile(rf"discarded {at}: released [1-9]\d* held message")
     )
-    until(
+    wait_for(
         lambda: order(shop, order_id)["status"] == "CANCELLED",
         120,
         "the held command was not applied after the discard",

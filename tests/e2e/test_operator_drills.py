@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import ExitStack
 
 import pytest
 import requests
 
+from testkit.conditions import wait_for
 from testkit.shop import REPO, ShopOptions, run_shop
 from tests.e2e.storefront import (
     assert_invariants,
@@ -60,13 +60,6 @@ def shopctl(shop, *args: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=60,
     )
-
-
-def wait_for(condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
 
 
 def compensation_failures_counted() -> float:

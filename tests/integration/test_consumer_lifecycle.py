@@ -13,6 +13,7 @@ import pytest
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
 from testkit import ledger
+from testkit.conditions import wait_for
 
 pytestmark = pytest.mark.integration
 EVENTS = 300
@@ -46,13 +47,6 @@ def start_consumer(engine, topic, group) -> subprocess.Popen:
     )
     assert process.stdout.readline().strip() == "ready"
     return process
-
-
-def wait_for(condition, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_sigterm_finishes_the_message_in_hand_commits_and_a_restart_loses_nothing(published):

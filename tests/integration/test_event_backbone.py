@@ -26,6 +26,7 @@ from eventing.producer import KafkaPublisher
 from eventing.topics import dead_letter_topic
 from eventing.tracing import kafka_headers_to_dict
 from testkit import ledger
+from testkit.conditions import wait_for
 from tests.support.kafka_helpers import read_topic, run_consumer_until
 
 pytestmark = pytest.mark.integration
@@ -172,10 +173,7 @@ def _listening_backends(engine) -> int:
 def wait_until_listening(engine, timeout_s: float = 60.0) -> None:
     """Until a relay's connection has run its LISTEN (a thread just started may take a while
     on a loaded machine)."""
-    deadline = time.monotonic() + timeout_s
-    while _listening_backends(engine) == 0:
-        assert time.monotonic() < deadline, "the relay never listened"
-        time.sleep(0.05)
+    wait_for(lambda: _listening_backends(engine) > 0, timeout_s, "the relay listening")
 
 
 def test_a_relay_whose_listening_connection_is_cut_polls_meanwhile_then_listens_again(

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from eventing.producer import KafkaPublisher
 from eventing.topics import TopicSpec, dead_letter_topic
 from order_service import orm as order_orm
 from servicekit.migrations import upgrade
+from testkit.conditions import wait_for
 from testkit.scratch import scratch_topics
 from tests.support.kafka_helpers import read_topic
 
@@ -99,13 +99,6 @@ def row_state(engine: sa.Engine, event_id: uuid.UUID):
     table = order_orm.outbox
     with engine.connect() as connection:
         return connection.execute(sa.select(table).where(table.c.event_id == event_id)).one()
-
-
-def wait_for(condition, what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not within {timeout_s}s"
-        time.sleep(0.2)
 
 
 @contextmanager
@@ -184,7 +177,7 @@ def test_a_row_larger_than_the_broker_takes_is_parked_and_dead_lettered_while_it
         assert sorted(published_seqs(kafka_settings, scratch_topic, 2)) == sorted(
             [(neighbour, 1), ("note-a", 1)]
         )
-        wait_for(lambda: row_state(scratch_engine, too_large.event_id).parked_at, "parking")
+        wait_for(lambda: row_state(scratch_engine, too_large.event_id).parked_at, WAIT_S, "parking")
         assert thread.is_alive(), "the relay died on a row the broker refused"
         parked = row_state(scratch_engine, too_large.event_id)
         assert parked.published_at is None

@@ -23,8 +23,8 @@ from eventing.registry import Decoded, envelope_for, registry
 from eventing.topics import dead_letter_topic
 from eventing.tracing import kafka_headers_to_dict
 from inventory_service import orm
+from testkit.conditions import wait_for
 from tests.integration.inventory_service.support import new_product, stock
-from tests.support.conditions import wait_for
 from tests.support.kafka_helpers import replies_through_kafka
 
 pytestmark = pytest.mark.integration
