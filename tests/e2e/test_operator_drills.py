@@ -11,6 +11,7 @@ from contextlib import ExitStack
 import pytest
 import requests
 
+from testkit.cli import run_shopctl
 from testkit.conditions import wait_for
 from testkit.shop import REPO, ShopOptions, run_shop
 from tests.e2e.storefront import (
@@ -52,14 +53,7 @@ def shop():
 
 
 def shopctl(shop, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "shopctl", *args],
-        cwd=REPO,
-        env=shop.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_shopctl(*args, env=shop.env, timeout_s=60)
 
 
 def compensation_failures_counted() -> float:

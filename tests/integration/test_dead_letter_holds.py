@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -24,6 +23,7 @@ from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
 from eventing.topics import dead_letter_topic
 from testkit import ledger
+from testkit.cli import run_shopctl
 from testkit.scratch import scratch_topics, topic_with_dead_letters
 from tests.support.kafka_helpers import read_topic, run_consumer_until
 
@@ -114,13 +114,7 @@ class Shop:
             "OTEL_TRACES_EXPORTER": "none",
             "OTEL_METRICS_EXPORTER": "none",
         }
-        result = subprocess.run(
-            [sys.executable, "-m", "shopctl", *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-        )
+        result = run_shopctl(*args, env=env)
         assert result.returncode == 0, result.stderr
         return result
 

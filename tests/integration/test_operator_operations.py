@@ -26,6 +26,7 @@ from sagas.framework.engine import SagaEngine, SagaState
 from sagas.framework.store import SagaStore
 from servicekit.migrations import upgrade
 from shopctl import dead_letters
+from testkit.cli import run_shopctl
 from tests.support.kafka_helpers import read_topic, run_consumer_until
 
 pytestmark = pytest.mark.integration
@@ -33,13 +34,7 @@ OPERATOR = "integration-tester"
 
 
 def shopctl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "shopctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_shopctl(*args, env=env)
 
 
 def environment(shop_topics, **extra: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from eventing.producer import KafkaPublisher
 from eventing.topics import TopicSpec, dead_letter_topic
 from order_service import orm as order_orm
 from servicekit.migrations import upgrade
+from testkit.cli import run_shopctl
 from testkit.conditions import wait_for
 from testkit.scratch import scratch_topics
 from tests.support.kafka_helpers import read_topic
@@ -129,14 +129,7 @@ def shopctl(*args: str, database_url: str) -> subprocess.CompletedProcess:
         "OTEL_TRACES_EXPORTER": "none",
         "OTEL_METRICS_EXPORTER": "none",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "shopctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=ROOT,
-    )
+    return run_shopctl(*args, env=env)
 
 
 def parked_metric(reader: InMemoryMetricReader) -> dict[str, int]:

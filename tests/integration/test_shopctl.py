@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,19 +22,14 @@ from eventing.topics import dead_letter_topic
 from order_service import orm as order_orm
 from servicekit.migrations import upgrade
 from testkit import ledger
+from testkit.cli import run_shopctl
 from tests.support.kafka_helpers import read_topic, run_consumer_until
 
 pytestmark = pytest.mark.integration
 
 
 def shopctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "shopctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    return run_shopctl(*args, env=env)
 
 
 def product_created(sku: str) -> inventory.ProductCreated:

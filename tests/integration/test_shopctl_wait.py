@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 from confluent_kafka import Consumer
 
+from testkit.cli import run_shopctl
+
 pytestmark = pytest.mark.integration
 
 
 def shopctl_wait(namespace: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "shopctl", "wait", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "KAFKA_TOPIC_NAMESPACE": namespace},
-    )
+    return run_shopctl("wait", *args, env={**os.environ, "KAFKA_TOPIC_NAMESPACE": namespace})
 
 
 def joined_consumer(kafka_settings, group: str, topic: str) -> Consumer:
