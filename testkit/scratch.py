@@ -21,24 +21,29 @@ POSTGRES_URL_TEMPLATE = os.environ.get(
 SERVICE_DATABASES = ("orders", "inventory", "payments", "sagas")
 
 
-def postgres_url(database: str) -> str:
+def postgres_url(database: str, template: str = POSTGRES_URL_TEMPLATE) -> str:
     """A libpq URL, for psycopg2.connect and psql."""
-    return POSTGRES_URL_TEMPLATE.format(database=database)
+    return template.format(database=database)
 
 
-def sqlalchemy_url(database: str) -> str:
+def sqlalchemy_url(database: str, template: str = POSTGRES_URL_TEMPLATE) -> str:
     """The same database for SQLAlchemy, naming the psycopg2 driver the project uses."""
-    return postgres_url(database).replace("postgresql://", "postgresql+psycopg2://", 1)
+    return postgres_url(database, template).replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 @contextmanager
-def scratch_database(pool_size: int = 10) -> Iterator[sa.Engine]:
-    """An engine on a new, empty PostgreSQL database, dropped on exit."""
+def scratch_database(
+    pool_size: int = 10, url_template: str = POSTGRES_URL_TEMPLATE
+) -> Iterator[sa.Engine]:
+    """An engine on a new, empty PostgreSQL database (of the server `url_template` names),
+    dropped on exit."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(sqlalchemy_url("postgres"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(sqlalchemy_url("postgres", url_template), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine = sa.create_engine(sqlalchemy_url(name), pool_size=pool_size, max_overflow=pool_size)
+    engine = sa.create_engine(
+        sqlalchemy_url(name, url_template), pool_size=pool_size, max_overflow=pool_size
+    )
     try:
         yield engine
     finally:

@@ -23,7 +23,7 @@ import requests
 
 from eventing.config import KafkaSettings
 from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics, record_topics
-from testkit.scratch import scratch_database, scratch_topics
+from testkit.scratch import POSTGRES_URL_TEMPLATE, scratch_database, scratch_topics
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN = {"Authorization": "Bearer e2e-admin-token"}
@@ -154,6 +154,18 @@ class Shop:
         return "\n".join(parts)
 
 
+@dataclass(frozen=True)
+class Servers:
+    """Where a shop's servers are: the shared local stack unless told otherwise (a private
+    stack of a failure drill, `testkit.private_stack`)."""
+
+    kafka_bootstrap: str | None = None
+    """None: `KAFKA_BOOTSTRAP_SERVERS`, or the local stack's broker."""
+    postgres_url_template: str = POSTGRES_URL_TEMPLATE
+    elasticsearch_url: str | None = None
+    """None: the search settings' own (`SEARCH_ELASTICSEARCH_URL`, or the local node)."""
+
+
 @dataclass
 class ShopOptions:
     reply_timeout_s: float = 5.0
@@ -172,6 +184,7 @@ class ShopOptions:
     #: How long every API may take to answer `/readyz`: nine Python processes importing
     #: everything at once on a loaded 2-core machine can need minutes.
     ready_timeout_s: float = 180.0
+    servers: Servers = field(default_factory=Servers)
 
 
 def process_names(workers: int = 1) -> list[str]:
@@ -199,7 +212,12 @@ def _topics(partitions: int | None) -> list[TopicSpec]:
 def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     """Start the whole shop; everything is stopped and removed when `stack` closes."""
     options = options or ShopOptions()
-    kafka = KafkaSettings.from_env(client_id="e2e", topic_namespace=f"e{uuid.uuid4().hex[:8]}.")
+    servers = options.servers
+    kafka = KafkaSettings.from_env(
+        client_id="e2e",
+        topic_namespace=f"e{uuid.uuid4().hex[:8]}.",
+        **({"bootstrap_servers": servers.kafka_bootstrap} if servers.kafka_bootstrap else {}),
+    )
     stack.enter_context(scratch_topics(kafka, _topics(options.partitions)))
     env = {
         **os.environ,
@@ -212,11 +230,18 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         "SAGAS_PAYMENT_TIMEOUT_S": str(options.payment_timeout_s),
         "SAGAS_RETRY_BASE_DELAY_S": str(options.retry_base_delay_s),
         "WEB_CONCURRENCY": str(options.api_workers),
+        **(
+            {"SEARCH_ELASTICSEARCH_URL": servers.elasticsearch_url}
+            if servers.elasticsearch_url
+            else {}
+        ),
         **options.extra_env,
     }
     shop = Shop(kafka, env)
     for spec in SERVICES:
-        engine = stack.enter_context(scratch_database(pool_size=2))
+        engine = stack.enter_context(
+            scratch_database(pool_size=2, url_template=servers.postgres_url_template)
+        )
         env[f"{spec.env_prefix}DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
         if spec.has_api:
             port = free_port()
@@ -228,7 +253,12 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
             shop.stop(name)
 
     if options.search_api:
-        _serve_search(stack, shop, index_alias=f"products-{kafka.topic_namespace.rstrip('.')}")
+        _serve_search(
+            stack,
+            shop,
+            index_alias=f"products-{kafka.topic_namespace.rstrip('.')}",
+            elasticsearch_url=servers.elasticsearch_url,
+        )
     stack.callback(stop_all)
     names = process_names(options.workers)
     if options.search_api:
@@ -239,11 +269,13 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     return shop
 
 
-def _serve_search(stack: ExitStack, shop: Shop, *, index_alias: str) -> None:
+def _serve_search(
+    stack: ExitStack, shop: Shop, *, index_alias: str, elasticsearch_url: str | None
+) -> None:
     from search_indexer.config import Settings
     from search_indexer.index import ProductIndex, client
 
-    index = ProductIndex(client(Settings().elasticsearch_url), index_alias)
+    index = ProductIndex(client(elasticsearch_url or Settings().elasticsearch_url), index_alias)
     index.ensure()
 
     def delete_indices() -> None:
