@@ -55,18 +55,24 @@ wait_healthy() {
   done
 }
 
-# last_log_line NAME: the newest line of NAME's log (its message, for a JSON line), cut to 160
-# characters.
+# last_log_line NAME: the newest line NAME's process has written to its log since it was
+# started (its message, for a JSON line), cut to 160 characters. Logs are appended across runs,
+# so the line a previous run left last is not shown as this run's progress.
 last_log_line() {
-  tail -n 1 "$EVENTSHOP_LOG_DIR/$1.log" 2>/dev/null | python3 -c '
+  local offset=0
+  [[ -f "$(log_start_file "$1")" ]] && offset="$(cat "$(log_start_file "$1")")"
+  tail -c "+$((offset + 1))" "$EVENTSHOP_LOG_DIR/$1.log" 2>/dev/null | tail -n 1 | python3 -c '
 import json, sys
 line = sys.stdin.read().strip()
 try:
     line = json.loads(line).get("message", line)
 except (ValueError, AttributeError):
     pass
-print(line[:160])'
+print(line[:160] or "(nothing written yet)")'
 }
+
+# log_start_file NAME: where start_daemon records how long NAME's log was when it started.
+log_start_file() { echo "$EVENTSHOP_RUN_DIR/$1.log-start"; }
 
 # is_running NAME: the process recorded in NAME's pid file is alive.
 is_running() {
@@ -81,6 +87,7 @@ is_running() {
 start_daemon() {
   local name="$1"; shift
   local logfile="$EVENTSHOP_LOG_DIR/$name.log"
+  stat -c %s "$logfile" 2>/dev/null >"$(log_start_file "$name")" || echo 0 >"$(log_start_file "$name")"
   setsid nohup "$@" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$(pid_file "$name")"
 }
