@@ -311,7 +311,7 @@ def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, r
     running(happy)
     start_order(shop_topics, "order-race")
     wait_for_state(saga_app, "order-race", {SagaState.COMPLETED})
-    store = SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq)
+    store = SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq, outbox=orm.outbox)
     with Session(saga_app.engine) as first, Session(saga_app.engine) as second:
         mine = store.find(first, "checkout", "order-race")
         theirs = store.find(second, "checkout", "order-race")
