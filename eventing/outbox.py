@@ -176,10 +176,12 @@ class OutboxRelay:
                 parks = self._dead_letter_stubs(parks)
                 self._mark_parked(connection, parks)
             if published:
+                # The time Kafka had stored them, not the pass's start (`now()`): a pass can
+                # wait out a broker outage in `deliver`, and saga deadlines count from here.
                 connection.execute(
                     update(self.table)
                     .where(self.table.c.id.in_([row.id for row in published]))
-                    .values(published_at=func.now())
+                    .values(published_at=func.clock_timestamp())
                 )
         for park in parks:
             self._parked_counter.add(1, {"messaging.destination.name": park.row.topic})

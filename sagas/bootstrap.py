@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from opentelemetry.metrics import MeterProvider
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -65,7 +66,12 @@ class SagaApp:
         }
 
 
-def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = None) -> SagaApp:
+def bootstrap(
+    settings: Settings | None = None,
+    kafka: KafkaSettings | None = None,
+    *,
+    meter_provider: MeterProvider | None = None,
+) -> SagaApp:
     settings = settings or load_settings()
     kafka = kafka or settings.kafka()
     engine = make_engine(
@@ -79,6 +85,8 @@ def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = No
                 payment_timeout_s=settings.payment_timeout_s,
                 retry_base_delay_s=settings.retry_base_delay_s,
                 max_compensation_attempts=settings.max_compensation_attempts,
+                step_attempts=settings.step_attempts,
+                step_deadline_s=settings.step_deadline_s,
             ),
             cancellation_saga(
                 reply_timeout_s=settings.reply_timeout_s,
@@ -86,9 +94,11 @@ def bootstrap(settings: Settings | None = None, kafka: KafkaSettings | None = No
             ),
         ],
         session_factory=sessionmaker(engine, expire_on_commit=False),
-        store=SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq),
+        store=SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq, outbox=orm.outbox),
         outbox=outbox,
         inbox=Inbox(orm.inbox, CONSUMER_GROUP),
         progress_event=saga_progressed,
+        unsent_alert_s=settings.unsent_alert_s,
+        meter_provider=meter_provider,
     )
     return SagaApp(settings, kafka, engine, orchestrator, outbox)

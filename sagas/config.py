@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
@@ -14,11 +15,21 @@ class Settings(ServiceSettings):
 
     service_name: str = "checkout-saga"
     database_url: str = LOCAL_POSTGRES.format(database="sagas")
-    reply_timeout_s: float = 10.0
-    """How long a step waits for its reply before timing out (or resending, past the pivot)."""
-    payment_timeout_s: float = 10.0
-    retry_base_delay_s: float = 1.0
-    max_compensation_attempts: int = 8
+    reply_timeout_s: float = Field(10.0, gt=0)
+    """How long each attempt of a step waits for its reply, from when its command was
+    published, before it is resent or the step times out."""
+    payment_timeout_s: float = Field(10.0, gt=0)
+    """The same for each attempt of authorising the payment."""
+    retry_base_delay_s: float = Field(1.0, ge=0)
+    """The pause before the first resend of any command, doubled for each later one."""
+    max_compensation_attempts: int = Field(8, ge=1)
+    step_attempts: int = Field(3, ge=1)
+    """Sends of a compensatable step's command (reserve, authorise) before it times out."""
+    step_deadline_s: float = Field(120.0, gt=0)
+    """How long a compensatable step may be outstanding in all, from its first publish."""
+    unsent_alert_s: float = Field(300.0, gt=0)
+    """A saga whose awaited command is still unpublished this long after it was written is
+    reported (error log, `saga.commands_unsent`): never rejected for it."""
 
 
 def load_settings(**overrides: Any) -> Settings:

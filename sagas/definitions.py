@@ -6,7 +6,7 @@ from typing import Protocol
 
 from contracts import inventory, orders, payment
 from eventing.registry import Event
-from sagas.framework.definition import SagaData, SagaDefinition, Step
+from sagas.framework.definition import RetryPolicy, SagaData, SagaDefinition, Step
 
 CHECKOUT = "checkout"
 CANCELLATION = "cancellation"
@@ -26,7 +26,9 @@ class OrderCommand(Protocol):
     def __call__(self, *, order_id: str) -> Event: ...
 
 
-def _until_answered(name: str, command: OrderCommand, reply: type[Event], timeout_s: float) -> Step:
+def _until_answered(
+    name: str, command: OrderCommand, reply: type[Event], timeout_s: float, resend: RetryPolicy
+) -> Step:
     """A step past the point of no return: `command` for the order, resent until `reply`."""
     return Step(
         name,
@@ -34,7 +36,13 @@ def _until_answered(name: str, command: OrderCommand, reply: type[Event], timeou
         succeeded_by=(reply,),
         timeout_s=timeout_s,
         retriable=True,
+        retry=resend,
     )
+
+
+def _until_answered_policy(retry_base_delay_s: float) -> RetryPolicy:
+    """Resending past the point of no return: no bound, the same backoff as every resend."""
+    return RetryPolicy(attempts=None, base_delay_s=retry_base_delay_s)
 
 
 def _checkout_data(event: Event) -> SagaData:
@@ -48,15 +56,25 @@ def checkout_saga(
     payment_timeout_s: float = 10.0,
     retry_base_delay_s: float = 1.0,
     max_compensation_attempts: int = 8,
+    step_attempts: int = 3,
+    step_deadline_s: float = 120.0,
 ) -> SagaDefinition:
     """OrderCreated -> reserve stock -> authorise payment -> capture -> commit stock -> approve.
 
-    Reserving and authorising can fail or time out (then what was done is undone and the order
-    is rejected with the reason); capturing, committing and approving come after the point of
-    no return and are retried until answered."""
+    Reserving and authorising can fail (a failure reply is final: then what was done is undone
+    and the order is rejected with the reason) or go unanswered: each attempt waits its timeout,
+    then the command is resent after a backoff, up to `step_attempts` sends and
+    `step_deadline_s` in all, before the step times out and is undone like a failure.
+    Capturing, committing and approving come after the point of no return and are resent until
+    answered."""
 
     def items(data: SagaData) -> list[dict]:
         return [{"sku": i["sku"], "quantity": i["quantity"]} for i in data["items"]]
+
+    step_retry = RetryPolicy(
+        attempts=step_attempts, base_delay_s=retry_base_delay_s, deadline_s=step_deadline_s
+    )
+    resend = _until_answered_policy(retry_base_delay_s)
 
     return SagaDefinition(
         name=CHECKOUT,
@@ -73,6 +91,7 @@ def checkout_saga(
                 compensation=lambda d: inventory.ReleaseStock(order_id=d["order_id"]),
                 compensated_by=(inventory.StockReleased,),
                 timeout_s=reply_timeout_s,
+                retry=step_retry,
             ),
             Step(
                 "authorize_payment",
@@ -87,16 +106,29 @@ def checkout_saga(
                 compensation=lambda d: payment.VoidPayment(order_id=d["order_id"]),
                 compensated_by=(payment.PaymentVoided,),
                 timeout_s=payment_timeout_s,
+                retry=step_retry,
                 remember=lambda reply: {"payment_id": reply.payment_id},  # type: ignore[attr-defined]
             ),
             _until_answered(
-                "capture_payment", payment.CapturePayment, payment.PaymentCaptured, reply_timeout_s
+                "capture_payment",
+                payment.CapturePayment,
+                payment.PaymentCaptured,
+                reply_timeout_s,
+                resend,
             ),
             _until_answered(
-                "commit_stock", inventory.CommitStock, inventory.StockCommitted, reply_timeout_s
+                "commit_stock",
+                inventory.CommitStock,
+                inventory.StockCommitted,
+                reply_timeout_s,
+                resend,
             ),
             _until_answered(
-                "approve_order", orders.ApproveOrder, orders.OrderApproved, reply_timeout_s
+                "approve_order",
+                orders.ApproveOrder,
+                orders.OrderApproved,
+                reply_timeout_s,
+                resend,
             ),
         ),
         on_abort=Step(
@@ -107,9 +139,11 @@ def checkout_saga(
             succeeded_by=(orders.OrderRejected,),
             timeout_s=reply_timeout_s,
             retriable=True,
+            retry=resend,
         ),
-        retry_base_delay_s=retry_base_delay_s,
-        max_compensation_attempts=max_compensation_attempts,
+        compensation_retry=RetryPolicy(
+            attempts=max_compensation_attempts, base_delay_s=retry_base_delay_s
+        ),
     )
 
 
@@ -120,6 +154,7 @@ def cancellation_saga(
 
     Every step is past the point of no return: the customer asked, so each is retried until
     answered."""
+    resend = _until_answered_policy(retry_base_delay_s)
     return SagaDefinition(
         name=CANCELLATION,
         started_by=orders.OrderCancellationRequested,
@@ -128,17 +163,25 @@ def cancellation_saga(
         initial_data=lambda event: {"order_id": _order_key(event)},
         steps=(
             _until_answered(
-                "refund_payment", payment.RefundPayment, payment.PaymentRefunded, reply_timeout_s
+                "refund_payment",
+                payment.RefundPayment,
+                payment.PaymentRefunded,
+                reply_timeout_s,
+                resend,
             ),
             _until_answered(
-                "return_stock", inventory.ReturnStock, inventory.StockReturned, reply_timeout_s
+                "return_stock",
+                inventory.ReturnStock,
+                inventory.StockReturned,
+                reply_timeout_s,
+                resend,
             ),
             _until_answered(
                 "complete_cancellation",
                 orders.CompleteCancellation,
                 orders.OrderCancelled,
                 reply_timeout_s,
+                resend,
             ),
         ),
-        retry_base_delay_s=retry_base_delay_s,
     )

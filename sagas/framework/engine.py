@@ -4,7 +4,8 @@ Pure: no I/O, no clock (callers pass `now`). Each transition returns the command
 appends entries to the instance's step log; the orchestrator persists both atomically.
 
     RUNNING --every step succeeded--> COMPLETED
-    RUNNING --a step failed or timed out--> COMPENSATING --all undone--> ABORTING --> ABORTED
+    RUNNING --a step failed, or timed out its retry policy--> COMPENSATING --all undone-->
+        ABORTING --> ABORTED
     COMPENSATING --compensation unanswered after max attempts--> COMPENSATION_FAILED
     COMPENSATION_FAILED --operator retry--> COMPENSATING
     COMPENSATION_FAILED --the awaited compensation's reply, however late--> COMPENSATING/ABORTING
@@ -25,6 +26,17 @@ timeout gives up on hearing back, not on what the reply would prove). Every repl
 - **anything else** (a duplicate, a reply to an earlier copy of a command already answered, a
   reply contradicting a recorded outcome, any reply to an ended saga): recorded in the log as
   REPLY_IGNORED and changes nothing else.
+
+A command may be sent several times (its step's `RetryPolicy`, a compensation's resends, an
+operator's retry): every copy is the same command, so a reply to any copy is the awaited reply,
+and the answers to the other copies are the duplicates above. An attempt that times out is
+followed by a pause (`backing_off`), then the next copy; a reply during the pause is the awaited
+reply all the same. A compensatable step whose policy is exhausted (attempts, or its overall
+`step_deadline`) times out and is compensated; a failure reply (`failed_by`) is final at once.
+
+Deadlines count from when a command *left*: the orchestrator's store knows when the relay
+published it (the outbox), so `on_timeout` is told how long the awaited copy waited to be sent
+(`sent_after`) and the attempt's deadline moves by as much; the engine itself never asks.
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from eventing.registry import Event
-from sagas.framework.definition import SagaData, SagaDefinition, Step
+from sagas.framework.definition import RetryPolicy, SagaData, SagaDefinition, Step
 
 
 class SagaState(StrEnum):
@@ -91,7 +103,19 @@ class SagaInstance:
     data: SagaData
     current_step: str | None = None
     deadline: datetime | None = None
+    """When the awaited attempt times out (reckoned as if its command left when it was
+    written: see `on_timeout`), or, while `backing_off`, when the next copy is sent."""
     attempts: int = 0
+    """Copies of the awaited command sent so far."""
+    backing_off: bool = False
+    """The last copy went unanswered: the saga pauses until `deadline`, then sends another."""
+    step_deadline: datetime | None = None
+    """When the step in flight is given up whatever attempts it has left (None: no bound);
+    moved later by the time its copies waited in the outbox."""
+    awaited_command_id: str | None = None
+    """The event id of the copy whose publish starts the clock of `deadline` (None: the
+    deadline is absolute, as during a pause). The orchestrator sets it; the engine never reads
+    it, and clears it whenever the deadline stops depending on that copy."""
     failure_reason: str | None = None
     log: list[LogEntry] = field(default_factory=list)
     version: int = 0
@@ -176,32 +200,37 @@ class SagaEngine:
         )
         return []
 
-    def on_timeout(self, instance: SagaInstance, now: datetime) -> Commands:
+    def on_timeout(
+        self, instance: SagaInstance, now: datetime, *, sent_after: timedelta = timedelta(0)
+    ) -> Commands:
+        """The awaited attempt's time is up: send another copy (after a pause), or give up.
+
+        `sent_after` is how long the awaited copy waited in the outbox before it was published:
+        the attempt's clock, and the step's, start when it left. Nothing happens before
+        `deadline + sent_after`."""
         step = self._awaited_step(instance)
-        if (
-            step is None
-            or not instance.is_active
-            or instance.deadline is None
-            or now < instance.deadline
-        ):
+        if step is None or not instance.is_active or instance.deadline is None:
             return []
+        if instance.backing_off:
+            return [] if now < instance.deadline else self._resend(instance, step, now)
+        if now < instance.deadline + sent_after:
+            return []
+        if instance.step_deadline is not None:
+            instance.step_deadline += sent_after
+        policy = self._policy(instance, step)
+        if not self._gives_up(instance, policy, now):
+            return self._pause(instance, policy, now)
         if instance.state is SagaState.COMPENSATING:
-            if instance.attempts >= self.definition.max_compensation_attempts:
-                instance.state = SagaState.COMPENSATION_FAILED
-                instance.deadline = None
-                instance.record(
-                    step.name,
-                    StepStatus.COMPENSATION_FAILED,
-                    now,
-                    f"unanswered after {instance.attempts} attempts",
-                )
-                return []
-            return self._resend(instance, step, now, StepStatus.COMPENSATION_RETRIED)
-        if step.retriable:
-            return self._resend(instance, step, now, StepStatus.RETRIED)
-        instance.record(
-            step.name, StepStatus.TIMED_OUT, now, f"no reply within {step.timeout_s:g}s"
-        )
+            instance.state = SagaState.COMPENSATION_FAILED
+            self._stop_waiting(instance)
+            instance.record(
+                step.name,
+                StepStatus.COMPENSATION_FAILED,
+                now,
+                f"unanswered after {instance.attempts} attempts",
+            )
+            return []
+        instance.record(step.name, StepStatus.TIMED_OUT, now, self._timed_out(instance, step))
         instance.failure_reason = self.definition.timeout_reason
         return self._next_compensation(instance, now)
 
@@ -213,12 +242,8 @@ class SagaEngine:
         if step is None:
             raise NothingToRetry(f"saga {instance.saga_id} is {instance.state}")
         instance.attempts = 0
-        status = (
-            StepStatus.COMPENSATION_RETRIED
-            if instance.state is SagaState.COMPENSATING
-            else StepStatus.RETRIED
-        )
-        return self._resend(instance, step, now, status, detail="operator retry")
+        instance.step_deadline = self._step_deadline(self._policy(instance, step), now)
+        return self._resend(instance, step, now, detail="operator retry")
 
     def _awaited_step(self, instance: SagaInstance) -> Step | None:
         if instance.state not in AWAITING_STATES or instance.current_step is None:
@@ -254,33 +279,77 @@ class SagaEngine:
         instance.data["failure_reason"] = instance.failure_reason
         return self._send(instance, self.definition.on_abort, now)
 
+    def _policy(self, instance: SagaInstance, step: Step) -> RetryPolicy:
+        if instance.state is SagaState.COMPENSATING:
+            return self.definition.compensation_retry
+        return step.retry
+
+    @staticmethod
+    def _step_deadline(policy: RetryPolicy, now: datetime) -> datetime | None:
+        return None if policy.deadline_s is None else now + timedelta(seconds=policy.deadline_s)
+
+    @staticmethod
+    def _gives_up(instance: SagaInstance, policy: RetryPolicy, now: datetime) -> bool:
+        """Attempts used up, or the next copy could only go at or past the step's deadline."""
+        if policy.exhausted(instance.attempts):
+            return True
+        if instance.step_deadline is None:
+            return False
+        pause = policy.backoff_s(instance.saga_id, instance.attempts + 1)
+        return now + timedelta(seconds=pause) >= instance.step_deadline
+
+    @staticmethod
+    def _timed_out(instance: SagaInstance, step: Step) -> str:
+        if step.retry.exhausted(instance.attempts) and instance.attempts > 1:
+            return f"no reply to {instance.attempts} attempts of {step.timeout_s:g}s"
+        if step.retry.exhausted(instance.attempts):
+            return f"no reply within {step.timeout_s:g}s"
+        return f"no reply within the step's {step.retry.deadline_s:g}s"
+
+    def _pause(self, instance: SagaInstance, policy: RetryPolicy, now: datetime) -> Commands:
+        pause = policy.backoff_s(instance.saga_id, instance.attempts + 1)
+        instance.backing_off = True
+        instance.deadline = now + timedelta(seconds=pause)
+        instance.awaited_command_id = None
+        return []
+
     def _send(
         self, instance: SagaInstance, step: Step, now: datetime, *, compensating: bool = False
     ) -> Commands:
         instance.current_step = step.name
-        instance.attempts = 1
-        instance.deadline = now + timedelta(seconds=step.timeout_s)
+        instance.attempts = 0
+        instance.step_deadline = self._step_deadline(self._policy(instance, step), now)
         instance.record(
             step.name, StepStatus.COMPENSATING if compensating else StepStatus.STARTED, now
         )
-        return [self._command(instance, step)]
+        return self._send_copy(instance, step, now)
 
     def _resend(
-        self,
-        instance: SagaInstance,
-        step: Step,
-        now: datetime,
-        status: StepStatus,
-        detail: str = "",
+        self, instance: SagaInstance, step: Step, now: datetime, detail: str = ""
     ) -> Commands:
-        instance.attempts += 1
-        backoff = min(
-            self.definition.retry_max_delay_s,
-            self.definition.retry_base_delay_s * 2 ** (instance.attempts - 1),
+        status = (
+            StepStatus.COMPENSATION_RETRIED
+            if instance.state is SagaState.COMPENSATING
+            else StepStatus.RETRIED
         )
-        instance.deadline = now + timedelta(seconds=step.timeout_s + backoff)
+        commands = self._send_copy(instance, step, now)
         instance.record(step.name, status, now, detail or f"attempt {instance.attempts}")
+        return commands
+
+    def _send_copy(self, instance: SagaInstance, step: Step, now: datetime) -> Commands:
+        """One more copy of the step's command (or compensation), awaited for `timeout_s`."""
+        instance.attempts += 1
+        instance.backing_off = False
+        instance.deadline = now + timedelta(seconds=step.timeout_s)
+        instance.awaited_command_id = None
         return [self._command(instance, step)]
+
+    @staticmethod
+    def _stop_waiting(instance: SagaInstance) -> None:
+        instance.deadline = None
+        instance.step_deadline = None
+        instance.backing_off = False
+        instance.awaited_command_id = None
 
     def _command(self, instance: SagaInstance, step: Step) -> Event:
         if instance.state is SagaState.COMPENSATING:
@@ -288,9 +357,8 @@ class SagaEngine:
             return step.compensation(instance.data)
         return step.command(instance.data)
 
-    @staticmethod
-    def _finish(instance: SagaInstance, state: SagaState) -> Commands:
+    def _finish(self, instance: SagaInstance, state: SagaState) -> Commands:
         instance.state = state
         instance.current_step = None
-        instance.deadline = None
+        self._stop_waiting(instance)
         return []

@@ -4,18 +4,25 @@ One database transaction per message or timeout holds: the inbox claim, the saga
 checked), its new log entries, and the commands and progress event in the outbox. Commands
 carry the saga id as their correlation id, and services answer with it, so a reply finds its
 saga without guessing.
+
+The saga row remembers the event id of the command it awaits, so the timeout loop can count
+each deadline from when the relay published that command (`SagaStore.due`); a command that
+stays unpublished past `unsent_alert_s` is reported to an operator (an error log line and the
+`saga.commands_unsent` counter, once per saga and command), never rejected for it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from opentelemetry import metrics, trace
+from opentelemetry.metrics import MeterProvider
 from sqlalchemy.orm import Session, sessionmaker
 
 from eventing.db_errors import translate_db_errors
@@ -23,19 +30,13 @@ from eventing.envelope import Envelope, utc_now
 from eventing.errors import EventingError
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
-from eventing.registry import Decoded, Event
+from eventing.registry import Decoded, Event, envelope_for
 from sagas.framework.definition import SagaDefinition
 from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStatus
-from sagas.framework.store import SagaStore
+from sagas.framework.store import SagaStore, UnsentCommand
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sagas")
-_meter = metrics.get_meter("sagas")
-_compensation_failures = _meter.create_counter(
-    "saga.compensation_failed", description="sagas parked because a compensation went unanswered"
-)
-_sagas_ended = _meter.create_counter("saga.ended", description="sagas that reached an end state")
-
 ProgressEvent = Callable[[SagaInstance, int], Event]
 """Builds the event announcing a saga's new state (given a strictly growing version)."""
 
@@ -51,6 +52,9 @@ class Orchestrator:
         inbox: Inbox,
         progress_event: ProgressEvent | None = None,
         clock: Callable[[], datetime] = utc_now,
+        unsent_alert_s: float = 300.0,
+        unsent_check_every_s: float = 5.0,
+        meter_provider: MeterProvider | None = None,
     ):
         self.engines = {d.name: SagaEngine(d) for d in definitions}
         self.starters = {d.started_by: d for d in definitions}
@@ -61,6 +65,20 @@ class Orchestrator:
         self.inbox = inbox
         self.progress_event = progress_event
         self.clock = clock
+        self.unsent_alert = timedelta(seconds=unsent_alert_s)
+        self.unsent_check_every_s = unsent_check_every_s
+        meter = metrics.get_meter("sagas", meter_provider=meter_provider)
+        self._compensation_failures = meter.create_counter(
+            "saga.compensation_failed",
+            description="sagas parked because a compensation went unanswered",
+        )
+        self._sagas_ended = meter.create_counter(
+            "saga.ended", description="sagas that reached an end state"
+        )
+        self._commands_unsent = meter.create_counter(
+            "saga.commands_unsent",
+            description="sagas whose awaited command stayed in the outbox past the unsent bound",
+        )
 
     def handle(self, decoded: Decoded) -> None:
         """The consumer's handler: start a saga, or feed a reply to the saga it answers."""
@@ -77,17 +95,42 @@ class Orchestrator:
                 self._reply(session, decoded)
 
     def expire_due(self, limit: int = 100) -> int:
-        """Apply timeouts to sagas whose deadline passed; returns how many were handled."""
+        """Apply timeouts to sagas whose deadline passed, counted from when their awaited
+        command was published; returns how many were handled."""
         now = self.clock()
         with translate_db_errors(), self.session_factory() as session, session.begin():
             due = self.store.due(session, now, limit)
-            for saga_id in due:
-                instance = self.store.get(session, saga_id)
+            for saga in due:
+                instance = self.store.get(session, saga.saga_id)
                 if instance is None:
                     continue
                 engine = self.engines[instance.saga_type]
-                self._apply(session, instance, partial(engine.on_timeout, now=now), None)
+                timeout = partial(engine.on_timeout, now=now, sent_after=saga.sent_after)
+                self._apply(session, instance, timeout, None)
         return len(due)
+
+    def report_unsent(self, limit: int = 100) -> list[UnsentCommand]:
+        """Report, once per saga and command, each saga whose awaited command has waited in
+        the outbox longer than the unsent bound: the broker or the relay is down, or the row
+        was parked. The saga keeps waiting; what it needs is an operator, not a rejection."""
+        with translate_db_errors(), self.session_factory() as session, session.begin():
+            unsent = self.store.unsent_unreported(session, self.clock(), self.unsent_alert, limit)
+        for saga in unsent:
+            self._commands_unsent.add(
+                1, {"saga.type": saga.saga_type, "saga.step": saga.step or "-"}
+            )
+            log.error(
+                "saga %s (%s %s) waits on %s %s of step %s, unpublished since %s: is the "
+                "relay or Kafka down, or the row parked (`shopctl outbox list`)?",
+                saga.saga_id,
+                saga.saga_type,
+                saga.key,
+                saga.command_type,
+                saga.command_id,
+                saga.step,
+                saga.written_at.isoformat(timespec="seconds"),
+            )
+        return unsent
 
     def retry(self, saga_id: str) -> SagaInstance:
         """An operator's retry of a stuck or compensation-failed saga."""
@@ -101,10 +144,15 @@ class Orchestrator:
             return instance
 
     def run_timeouts(self, stop: threading.Event, interval_s: float = 0.25) -> None:
-        """The timer loop of a worker; several workers may run it (rows are locked, skipped)."""
+        """The timer loop of a worker; several workers may run it (rows are locked, skipped).
+        Every `unsent_check_every_s` it also reports commands left unsent too long."""
+        next_unsent_check = time.monotonic()
         while not stop.is_set():
             try:
                 handled = self.expire_due()
+                if time.monotonic() >= next_unsent_check:
+                    next_unsent_check = time.monotonic() + self.unsent_check_every_s
+                    self.report_unsent()
             except EventingError as error:
                 log.warning("saga timeout pass failed: %s", error)
                 handled = 0
@@ -116,10 +164,11 @@ class Orchestrator:
         instance, commands = engine.start(str(uuid.uuid4()), decoded.event, self.clock())
         with self._span(instance, "start") as span:
             span.set_attribute("saga.outcome", instance.log[-1].status.value)
+            outgoing = self._await(instance, commands, decoded.envelope)
             if not self.store.add(session, instance):
                 log.info("saga %s for %s already started", definition.name, instance.key)
                 return
-            self._emit(session, instance, commands, decoded.envelope)
+            self._emit(session, instance, outgoing, decoded.envelope)
 
     def _reply(self, session: Session, decoded: Decoded) -> None:
         instance = (
@@ -168,11 +217,12 @@ class Orchestrator:
                         entry.status.value,
                     )
             span.set_attribute("saga.state", instance.state.value)
+            outgoing = self._await(instance, commands, cause)
             self.store.save(session, instance)
             if (instance.state, instance.current_step) != before or commands:
-                self._emit(session, instance, commands, cause)
+                self._emit(session, instance, outgoing, cause)
         if instance.state is SagaState.COMPENSATION_FAILED and before[0] is not instance.state:
-            _compensation_failures.add(1, {"saga.type": instance.saga_type})
+            self._compensation_failures.add(1, {"saga.type": instance.saga_type})
             log.error(
                 "saga %s (%s %s) parked: compensation %s unanswered",
                 instance.saga_id,
@@ -193,19 +243,35 @@ class Orchestrator:
                 cause.type,
             )
         if not instance.is_active and before[0] is not instance.state:
-            _sagas_ended.add(1, {"saga.type": instance.saga_type, "saga.state": instance.state})
+            self._sagas_ended.add(
+                1, {"saga.type": instance.saga_type, "saga.state": instance.state}
+            )
+
+    @staticmethod
+    def _await(
+        instance: SagaInstance, commands: list[Event], cause: Envelope | None
+    ) -> list[tuple[Event, Envelope]]:
+        """Envelope the commands to send and remember the awaited one's event id, so the
+        deadline can count from its publish (the engine sends at most one per transition, the
+        step's command; the progress event is never awaited). Enveloped before the saga row is
+        written, so that the row and its command are stored together or not at all."""
+        outgoing = [
+            (command, envelope_for(command, causation=cause, correlation_id=instance.saga_id))
+            for command in commands
+        ]
+        for _, envelope in outgoing:
+            instance.awaited_command_id = str(envelope.event_id)
+        return outgoing
 
     def _emit(
         self,
         session: Session,
         instance: SagaInstance,
-        commands: list[Event],
+        outgoing: list[tuple[Event, Envelope]],
         cause: Envelope | None,
     ) -> None:
-        for command in commands:
-            self.outbox.add_event(
-                session, command, causation=cause, correlation_id=instance.saga_id
-            )
+        for command, envelope in outgoing:
+            self.outbox.add(session, command.topic, envelope)
         if self.progress_event is not None:
             version = self.store.next_progress_version(session)
             self.outbox.add_event(

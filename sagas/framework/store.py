@@ -3,17 +3,25 @@
 Every save checks the version it loaded; a concurrent change (another orchestrator instance,
 or the timeout loop) makes it fail with `ConcurrentSagaUpdate`, a TransientError, so the
 consumer retries the message against the fresh state and a saga never advances twice.
+
+The store also knows when a saga's command left: each saga row names the outbox row of the
+copy it awaits (`awaited_command_id`), and the relay marks that row `published_at`. A deadline
+is written as if the command left when it was written; `due` moves it by the time the command
+waited to be published, so an outage of the broker or of the relay costs no participant its
+time to answer.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -25,8 +33,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    and_,
+    false,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -60,6 +71,10 @@ def saga_tables(metadata: MetaData) -> tuple[Table, Table, DbSequence]:
         Column("failure_reason", Text),
         Column("deadline", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("backing_off", Boolean, nullable=False, server_default=false()),
+        Column("step_deadline", DateTime(timezone=True)),
+        Column("awaited_command_id", Uuid),
+        Column("unsent_reported_id", Uuid),
         Column("version", Integer, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -86,11 +101,32 @@ def saga_tables(metadata: MetaData) -> tuple[Table, Table, DbSequence]:
     return instances, log, progress
 
 
+@dataclass(frozen=True)
+class DueSaga:
+    saga_id: str
+    sent_after: timedelta
+    """How long its awaited command waited in the outbox (0 when that is unknown)."""
+
+
+@dataclass(frozen=True)
+class UnsentCommand:
+    """A saga whose awaited command has not left the outbox since `written_at`."""
+
+    saga_id: str
+    saga_type: str
+    key: str
+    step: str | None
+    command_id: str
+    command_type: str
+    written_at: datetime
+
+
 class SagaStore:
-    def __init__(self, instances: Table, log: Table, progress: DbSequence):
+    def __init__(self, instances: Table, log: Table, progress: DbSequence, *, outbox: Table):
         self.instances = instances
         self.log = log
         self.progress = progress
+        self.outbox = outbox
 
     def add(self, session: Session, instance: SagaInstance) -> bool:
         """Store a new instance; False if one already exists for its type and key."""
@@ -143,19 +179,100 @@ class SagaStore:
     def next_progress_version(self, session: Session) -> int:
         return session.execute(select(self.progress.next_value())).scalar_one()
 
-    def due(self, session: Session, now: datetime, limit: int = 100) -> list[str]:
-        """Active sagas whose deadline passed, locked for this transaction (others skip them)."""
+    def due(self, session: Session, now: datetime, limit: int = 100) -> list[DueSaga]:
+        """Active sagas whose deadline passed, counted from when their awaited command was
+        published, locked for this transaction (others skip them).
+
+        The stored deadline is `written + window`; the effective one adds how long the command
+        waited to be published (`published_at - created_at`, both the database's clock). A
+        command not yet published is never due; a saga awaiting no command (a pause, a row
+        from before this column) or whose command's row was pruned keeps its stored deadline.
+        The partial index on the stored deadline still picks the candidates (the effective
+        deadline is never earlier), and the outbox is reached by its unique event id."""
+        sent_after = self._sent_after()
         rows = session.execute(
-            select(self.instances.c.saga_id)
+            select(self.instances.c.saga_id, sent_after)
+            .select_from(self._with_awaited_command())
             .where(
                 self.instances.c.deadline <= now,
                 self.instances.c.state.in_([state.value for state in ACTIVE_STATES]),
+                or_(
+                    self.outbox.c.event_id.is_(None),
+                    and_(
+                        self.outbox.c.published_at.is_not(None),
+                        self.instances.c.deadline + sent_after <= now,
+                    ),
+                ),
             )
             .order_by(self.instances.c.deadline)
             .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-        return [str(saga_id) for saga_id in rows]
+            .with_for_update(of=self.instances, skip_locked=True)
+        ).all()
+        return [DueSaga(str(saga_id), delay or timedelta(0)) for saga_id, delay in rows]
+
+    def unsent_unreported(
+        self, session: Session, now: datetime, unsent_for: timedelta, limit: int = 100
+    ) -> list[UnsentCommand]:
+        """Active sagas whose awaited command is still in the outbox `unsent_for` after it was
+        written, not reported yet; marked reported (for that command) in this transaction.
+
+        Their stored deadline (`written + window`) has passed as long as `unsent_for` exceeds a
+        step's window, so the same partial index on it picks the candidates."""
+        instances, outbox = self.instances, self.outbox
+        written_before = now - unsent_for
+        rows = session.execute(
+            select(
+                instances.c.saga_id,
+                instances.c.saga_type,
+                instances.c.saga_key,
+                instances.c.current_step,
+                outbox.c.event_id,
+                outbox.c.event_type,
+                outbox.c.created_at,
+            )
+            .select_from(
+                instances.join(outbox, outbox.c.event_id == instances.c.awaited_command_id)
+            )
+            .where(
+                instances.c.deadline <= now,
+                instances.c.state.in_([state.value for state in ACTIVE_STATES]),
+                outbox.c.published_at.is_(None),
+                outbox.c.created_at <= written_before,
+                instances.c.unsent_reported_id.is_distinct_from(instances.c.awaited_command_id),
+            )
+            .order_by(outbox.c.created_at)
+            .limit(limit)
+            .with_for_update(of=instances, skip_locked=True)
+        ).all()
+        if rows:
+            session.execute(
+                update(instances)
+                .where(instances.c.saga_id.in_([row.saga_id for row in rows]))
+                .values(unsent_reported_id=instances.c.awaited_command_id)
+            )
+        return [
+            UnsentCommand(
+                str(row.saga_id),
+                row.saga_type,
+                row.saga_key,
+                row.current_step,
+                str(row.event_id),
+                row.event_type,
+                row.created_at,
+            )
+            for row in rows
+        ]
+
+    def _with_awaited_command(self):
+        return self.instances.outerjoin(
+            self.outbox, self.outbox.c.event_id == self.instances.c.awaited_command_id
+        )
+
+    def _sent_after(self):
+        """How long the awaited command waited to be published (0 while it waits, or when
+        there is no row: GREATEST skips NULLs). Never negative, whatever the clocks did."""
+        waited = self.outbox.c.published_at - self.outbox.c.created_at
+        return func.greatest(waited, timedelta(0))
 
     def list(
         self,
@@ -188,6 +305,9 @@ class SagaStore:
             "failure_reason": instance.failure_reason,
             "deadline": instance.deadline,
             "attempts": instance.attempts,
+            "backing_off": instance.backing_off,
+            "step_deadline": instance.step_deadline,
+            "awaited_command_id": _optional_uuid(instance.awaited_command_id),
         }
 
     def _append_log(self, session: Session, instance: SagaInstance) -> None:
@@ -221,6 +341,11 @@ class SagaStore:
             current_step=row.current_step,
             deadline=row.deadline,
             attempts=row.attempts,
+            backing_off=row.backing_off,
+            step_deadline=row.step_deadline,
+            awaited_command_id=None
+            if row.awaited_command_id is None
+            else str(row.awaited_command_id),
             failure_reason=row.failure_reason,
             log=[LogEntry(e.step, StepStatus(e.status), e.at, e.detail) for e in entries],
             version=row.version,
@@ -229,3 +354,7 @@ class SagaStore:
 
 def _uuid(value: str) -> uuid.UUID:
     return uuid.UUID(value)
+
+
+def _optional_uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)

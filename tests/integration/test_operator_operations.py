@@ -51,7 +51,7 @@ def environment(shop_topics, **extra: str) -> dict[str, str]:
 def checkout_saga_of(order_id: str, *, parked: bool):
     """A checkout saga driven through the real engine: parked on its stock release (the
     payment timed out, the release went unanswered), or completed."""
-    engine = SagaEngine(checkout_saga(max_compensation_attempts=2))
+    engine = SagaEngine(checkout_saga(max_compensation_attempts=2, step_attempts=1))
     now = datetime.now(UTC) - timedelta(minutes=30)
     created = orders.OrderCreated(
         order_id=order_id,
@@ -91,7 +91,12 @@ def test_retrying_by_filter_shows_the_matches_first_and_retries_only_retriable_s
 ):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("sagas/migrations"), url)
-    store = SagaStore(saga_orm.saga_instances, saga_orm.saga_log, saga_orm.saga_progress_seq)
+    store = SagaStore(
+        saga_orm.saga_instances,
+        saga_orm.saga_log,
+        saga_orm.saga_progress_seq,
+        outbox=saga_orm.outbox,
+    )
     parked = checkout_saga_of("order-parked", parked=True)
     completed = checkout_saga_of("order-done", parked=False)
     with Session(scratch_engine) as session, session.begin():

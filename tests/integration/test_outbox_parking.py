@@ -36,6 +36,7 @@ from order_service import orm as order_orm
 from servicekit.migrations import upgrade
 from testkit.cli import run_shopctl
 from testkit.conditions import wait_for
+from testkit.metrics import counter_totals
 from testkit.scratch import scratch_topics
 from tests.support.kafka_helpers import read_topic
 
@@ -132,20 +133,6 @@ def shopctl(*args: str, database_url: str) -> subprocess.CompletedProcess:
     return run_shopctl(*args, env=env)
 
 
-def parked_metric(reader: InMemoryMetricReader) -> dict[str, int]:
-    """outbox.parked per topic, as the relay's meter recorded it."""
-    counts: dict[str, int] = {}
-    data = reader.get_metrics_data()
-    for resource in data.resource_metrics if data else []:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                if metric.name == "outbox.parked":
-                    for point in metric.data.data_points:
-                        topic = point.attributes["messaging.destination.name"]
-                        counts[topic] = counts.get(topic, 0) + point.value
-    return counts
-
-
 def test_a_row_larger_than_the_broker_takes_is_parked_and_dead_lettered_while_its_lane_flows(
     scratch_engine, order_db, outbox, kafka_settings, scratch_topic
 ):
@@ -191,7 +178,9 @@ def test_a_row_larger_than_the_broker_takes_is_parked_and_dead_lettered_while_it
         assert described["event_id"] == str(too_large.event_id)
         assert described["event_type"] == "NoteWritten"
         assert described["size_bytes"] > BROKER_LIMIT
-        assert parked_metric(reader) == {scratch_topic: 1}
+        assert counter_totals(reader, "outbox.parked", by="messaging.destination.name") == {
+            scratch_topic: 1
+        }
 
         listing = shopctl("outbox", "list", "--service", "order-service", database_url=order_db)
         assert listing.returncode == 0, listing.stderr

@@ -20,8 +20,14 @@ STEPS = ["reserve_stock", "authorize_payment", "capture_payment", "commit_stock"
 
 @pytest.fixture
 def engine() -> SagaEngine:
+    """One attempt per step: each timeout here gives the step up (retries: test_retry_policy)."""
     return SagaEngine(
-        checkout_saga(reply_timeout_s=5, payment_timeout_s=5, max_compensation_attempts=2)
+        checkout_saga(
+            reply_timeout_s=5,
+            payment_timeout_s=5,
+            max_compensation_attempts=2,
+            step_attempts=1,
+        )
     )
 
 

@@ -1,30 +1,41 @@
 """The orchestrator on the real Kafka and PostgreSQL. The services' side is played by a
 scripted participant that answers commands through Kafka the way the services do (replies
 caused by the command, so they carry the saga's correlation id); the full checkout across the
-real services is in tests/e2e."""
+real services is in tests/e2e.
+
+Deadlines count from when the relay published a command: the tests that show it run the
+orchestrator without its relay (as in a broker outage, the commands stay in the outbox), and
+start the relay later."""
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from sqlalchemy.orm import Session
 
 from contracts import inventory, orders, payment
 from eventing import topics
 from eventing.consumer import EventConsumer
+from eventing.envelope import Envelope
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, Event, envelope_for, registry
 from sagas import orm
 from sagas.bootstrap import bootstrap
 from sagas.config import Settings
-from sagas.framework.engine import SagaState, StepStatus
+from sagas.framework.engine import SagaInstance, SagaState, StepStatus
 from sagas.framework.store import ConcurrentSagaUpdate, SagaStore
 from servicekit.migrations import upgrade
+from testkit.conditions import wait_for
+from testkit.metrics import counter_totals
 
 pytestmark = pytest.mark.integration
 
@@ -74,10 +85,12 @@ class Participant:
         self.publisher = KafkaPublisher(kafka)
         self.commands: list[Event] = []
         self.envelopes = {}
+        self.received: list[Envelope] = []
 
     def handle(self, decoded: Decoded) -> None:
         self.commands.append(decoded.event)
         self.envelopes[(decoded.event.order_id, type(decoded.event).__name__)] = decoded.envelope
+        self.received.append(decoded.envelope)
         self.reply(decoded, self.answer(decoded.event))
 
     def reply(self, decoded: Decoded, events: list[Event]) -> None:
@@ -92,6 +105,15 @@ class Participant:
 
     def command_names(self, order_id: str) -> list[str]:
         return [type(c).__name__ for c in self.commands if c.order_id == order_id]
+
+    def last_command(self, order_id: str) -> Event:
+        return [c for c in self.commands if c.order_id == order_id][-1]
+
+    def copies_of(self, order_id: str, command_type: str) -> list[Envelope]:
+        """Every envelope of `command_type` received for the order: a resend is a new one."""
+        return [
+            e for e in self.received if e.type == command_type and e.payload["order_id"] == order_id
+        ]
 
 
 @pytest.fixture
@@ -108,7 +130,33 @@ def reply_timeout_s() -> float:
 
 
 @pytest.fixture
-def saga_app(scratch_engine, shop_topics, reply_timeout_s, payment_timeout_s):
+def step_attempts() -> int:
+    """Sends of reserve_stock's and authorize_payment's commands, as the setting's default."""
+    return 3
+
+
+@pytest.fixture
+def unsent_alert_s() -> float:
+    """How long a command may stay unpublished before the orchestrator reports it."""
+    return 300.0
+
+
+@pytest.fixture
+def metric_reader() -> InMemoryMetricReader:
+    """What the orchestrator's meter records (its counters), read in memory."""
+    return InMemoryMetricReader()
+
+
+@pytest.fixture
+def saga_app(
+    scratch_engine,
+    shop_topics,
+    reply_timeout_s,
+    payment_timeout_s,
+    step_attempts,
+    unsent_alert_s,
+    metric_reader,
+):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("sagas/migrations"), url)
     settings = Settings(
@@ -117,8 +165,12 @@ def saga_app(scratch_engine, shop_topics, reply_timeout_s, payment_timeout_s):
         payment_timeout_s=payment_timeout_s,
         retry_base_delay_s=0.2,
         max_compensation_attempts=3,
+        step_attempts=step_attempts,
+        unsent_alert_s=unsent_alert_s,
     )
-    return bootstrap(settings, shop_topics)
+    return bootstrap(
+        settings, shop_topics, meter_provider=MeterProvider(metric_readers=[metric_reader])
+    )
 
 
 def without_resends(names: list[str]) -> list[str]:
@@ -152,25 +204,72 @@ def start_order(kafka, order_id: str, payment_method: str = "tok_visa") -> None:
     )
 
 
-def wait_for_state(app, order_id, states, timeout_s=120.0):
-    store = app.orchestrator.store
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with Session(app.engine) as session:
-            instance = store.find(session, "checkout", order_id)
-        if instance is not None and instance.state in states:
-            return instance
-        time.sleep(0.2)
-    raise AssertionError(f"saga for {order_id} did not reach {states}: {instance}")
+def wait_for_state(app, order_id, states, timeout_s=120.0) -> SagaInstance:
+    return wait_for(
+        saga_when(app, order_id, lambda s: s.state in states),
+        timeout_s,
+        f"the saga of {order_id} reaching {states}",
+    )
+
+
+def saga_when(
+    app, order_id: str, condition: Callable[[SagaInstance], bool]
+) -> Callable[[], SagaInstance | None]:
+    """A probe for `wait_for`: the order's saga, once it meets `condition`."""
+
+    def probe() -> SagaInstance | None:
+        instance = find_saga(app, order_id)
+        return instance if instance is not None and condition(instance) else None
+
+    return probe
+
+
+def find_saga(app, order_id: str) -> SagaInstance | None:
+    with Session(app.engine) as session:
+        return app.orchestrator.store.find(session, "checkout", order_id)
+
+
+def outbox_row(app, event_id: str):
+    """The orchestrator's outbox row of one command: when it was written and published."""
+    with app.engine.connect() as connection:
+        return connection.execute(
+            sa.select(orm.outbox).where(orm.outbox.c.event_id == uuid.UUID(event_id))
+        ).one()
+
+
+def unsent_reports(reader: InMemoryMetricReader) -> dict[str, int]:
+    """saga.commands_unsent per step."""
+    return counter_totals(reader, "saga.commands_unsent", by="saga.step")
+
+
+def silent_inventory(command: Event) -> list[Event]:
+    """An inventory service that never answers a reservation."""
+    if isinstance(command, inventory.ReserveStock):
+        return []
+    return happy(command)
 
 
 @pytest.fixture
-def running(saga_app, shop_topics):
-    """The orchestrator's tasks and a participant, running; yields a function to script it."""
-    participants: list[Participant] = []
-    stops = []
+def background():
+    """Runs tasks on threads (`run_all`); stops and joins every one at the end of the test."""
+    runs = []
 
-    def start(answer: Answer) -> Participant:
+    def start(tasks: dict[str, Callable[[threading.Event], None]]) -> None:
+        runs.append(run_all(tasks))
+
+    yield start
+    for stop, threads in runs:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+
+
+@pytest.fixture
+def running(saga_app, shop_topics, background):
+    """The orchestrator's tasks (all, or `without` some) and a participant, running; returns a
+    function to script it."""
+
+    def start(answer: Answer, *, without: tuple[str, ...] = ()) -> Participant:
         participant = Participant(shop_topics, answer)
         consumer = EventConsumer(
             shop_topics,
@@ -179,15 +278,11 @@ def running(saga_app, shop_topics):
             handler=participant.handle,
             registry=registry,
         )
-        stops.append(run_all({**saga_app.tasks(), "participant": consumer.run}))
-        participants.append(participant)
+        tasks = {name: task for name, task in saga_app.tasks().items() if name not in without}
+        background({**tasks, "participant": consumer.run})
         return participant
 
-    yield start
-    for stop, threads in stops:
-        stop.set()
-        for thread in threads:
-            thread.join(15)
+    return start
 
 
 def test_a_checkout_runs_every_step_in_order_and_completes(saga_app, shop_topics, running):
@@ -234,13 +329,13 @@ def test_an_unanswered_payment_times_out_and_compensates_and_a_late_reply_is_onl
     authorize = participant.envelopes[("order-timeout", "AuthorizePayment")]
     late = payment.PaymentAuthorized(order_id="order-timeout", payment_id="late", amount_cents=1)
     participant.reply(Decoded(authorize, late), [late])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        saga = wait_for_state(saga_app, "order-timeout", {SagaState.ABORTED})
-        if saga.log[-1].status is StepStatus.REPLY_IGNORED:
-            break
-        time.sleep(0.2)
-    assert saga.log[-1].status is StepStatus.REPLY_IGNORED
+    saga = wait_for(
+        saga_when(
+            saga_app, "order-timeout", lambda s: s.log[-1].status is StepStatus.REPLY_IGNORED
+        ),
+        60,
+        "the late reply recorded",
+    )
     assert saga.state is SagaState.ABORTED
     assert "payment_id" not in saga.data
 
@@ -297,11 +392,15 @@ def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, sho
     saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
 
     assert participant.command_names("order-noisy") == HAPPY_COMMANDS, "no step ran twice"
-    deadline = time.monotonic() + 20
-    while sum(e.status is StepStatus.REPLY_IGNORED for e in saga.log) < 6:
-        assert time.monotonic() < deadline, [(e.step, e.status) for e in saga.log]
-        time.sleep(0.2)
-        saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
+    saga = wait_for(
+        saga_when(
+            saga_app,
+            "order-noisy",
+            lambda s: sum(e.status is StepStatus.REPLY_IGNORED for e in s.log) >= 6,
+        ),
+        60,
+        "every duplicate recorded as ignored",
+    )
     assert saga.state is SagaState.COMPLETED
     succeeded = [e.step for e in saga.log if e.status is StepStatus.SUCCEEDED]
     assert len(succeeded) == len(set(succeeded)) == 5
@@ -311,7 +410,7 @@ def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, r
     running(happy)
     start_order(shop_topics, "order-race")
     wait_for_state(saga_app, "order-race", {SagaState.COMPLETED})
-    store = SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq)
+    store = SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq, outbox=orm.outbox)
     with Session(saga_app.engine) as first, Session(saga_app.engine) as second:
         mine = store.find(first, "checkout", "order-race")
         theirs = store.find(second, "checkout", "order-race")
@@ -320,3 +419,122 @@ def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, r
         first.commit()
         with pytest.raises(ConcurrentSagaUpdate):
             store.save(second, theirs)
+
+
+@pytest.mark.parametrize(("reply_timeout_s", "unsent_alert_s", "step_attempts"), [(2.0, 4.0, 1)])
+def test_an_unpublished_command_does_not_time_out_and_its_clock_starts_at_its_publish(
+    saga_app, shop_topics, running, background, metric_reader
+):
+    participant = running(silent_inventory, without=("relay",))
+    start_order(shop_topics, "order-unsent")
+    waiting = wait_for_state(saga_app, "order-unsent", {SagaState.RUNNING})
+    command_id = waiting.awaited_command_id
+    assert command_id is not None, "the saga names the command it awaits"
+
+    # The unsent report comes from the timeout loop, in the pass that has just expired what
+    # was due: the stored deadline is well past, and the saga was not timed out.
+    wait_for(lambda: unsent_reports(metric_reader), 60, "the unsent command reported")
+    saga = find_saga(saga_app, "order-unsent")
+    assert saga is not None
+    assert (saga.state, saga.attempts) == (SagaState.RUNNING, 1)
+    assert [e.status for e in saga.log] == [StepStatus.STARTED]
+    assert outbox_row(saga_app, command_id).published_at is None
+    assert participant.command_names("order-unsent") == []
+
+    background({"relay": saga_app.relay().run})
+    saga = wait_for_state(saga_app, "order-unsent", {SagaState.ABORTED})
+
+    command = outbox_row(saga_app, command_id)
+    assert command.published_at - command.created_at >= timedelta(seconds=4)
+    timed_out = next(e for e in saga.log if e.status is StepStatus.TIMED_OUT)
+    assert timed_out.at >= command.published_at + timedelta(seconds=2), (
+        "the reply timeout ran from the publish"
+    )
+    assert participant.command_names("order-unsent")[:1] == ["ReserveStock"]
+    assert saga.failure_reason == "TIMEOUT"
+
+
+@pytest.mark.parametrize(("reply_timeout_s", "unsent_alert_s"), [(1.0, 2.0)])
+def test_a_command_unpublished_past_the_unsent_bound_is_reported_once_and_not_rejected(
+    saga_app, shop_topics, running, metric_reader, caplog
+):
+    caplog.set_level(logging.ERROR, logger="sagas.framework.orchestrator")
+    running(happy, without=("relay",))
+    start_order(shop_topics, "order-stuck")
+
+    assert wait_for(lambda: unsent_reports(metric_reader), 60, "a report") == {"reserve_stock": 1}
+    saga = find_saga(saga_app, "order-stuck")
+    assert saga is not None
+    reports = [r.getMessage() for r in caplog.records if saga.saga_id in r.getMessage()]
+    assert len(reports) == 1 and "ReserveStock" in reports[0] and "unpublished" in reports[0]
+
+    assert saga_app.orchestrator.report_unsent() == [], "reported once"
+    assert unsent_reports(metric_reader) == {"reserve_stock": 1}
+    saga = find_saga(saga_app, "order-stuck")
+    assert saga is not None
+    assert (saga.state, saga.attempts, saga.failure_reason) == (SagaState.RUNNING, 1, None)
+
+
+@pytest.mark.parametrize("payment_timeout_s", [1.5])
+def test_a_payment_that_gets_no_reply_is_resent_its_attempts_then_compensated(
+    saga_app, shop_topics, running, step_attempts
+):
+    def silent_processor(command: Event) -> list[Event]:
+        if isinstance(command, payment.AuthorizePayment):
+            return []
+        return happy(command)
+
+    participant = running(silent_processor)
+    start_order(shop_topics, "order-silent", payment_method="tok_timeout")
+    saga = wait_for_state(saga_app, "order-silent", {SagaState.ABORTED})
+
+    copies = participant.copies_of("order-silent", "AuthorizePayment")
+    assert len(copies) == step_attempts == 3
+    assert len({c.event_id for c in copies}) == 3, "each resend is a new envelope"
+    assert {c.correlation_id for c in copies} == {saga.saga_id}
+    assert participant.command_names("order-silent") == [
+        "ReserveStock",
+        *["AuthorizePayment"] * 3,
+        "VoidPayment",
+        "ReleaseStock",
+        "RejectOrder",
+    ]
+    assert [(e.status, e.detail) for e in saga.log if e.step == "authorize_payment"][:4] == [
+        (StepStatus.STARTED, ""),
+        (StepStatus.RETRIED, "attempt 2"),
+        (StepStatus.RETRIED, "attempt 3"),
+        (StepStatus.TIMED_OUT, "no reply to 3 attempts of 1.5s"),
+    ]
+    assert participant.last_command("order-silent") == orders.RejectOrder(
+        order_id="order-silent", reason="TIMEOUT"
+    )
+
+
+def test_a_declined_payment_is_not_retried(saga_app, shop_topics, running):
+    def declining(command: Event) -> list[Event]:
+        if isinstance(command, payment.AuthorizePayment):
+            return [
+                payment.PaymentDeclined(
+                    order_id=command.order_id,
+                    payment_id="p-1",
+                    amount_cents=command.amount_cents,
+                    reason="PAYMENT_DECLINED",
+                )
+            ]
+        return happy(command)
+
+    participant = running(declining)
+    start_order(shop_topics, "order-declined", payment_method="tok_declined")
+    saga = wait_for_state(saga_app, "order-declined", {SagaState.ABORTED})
+
+    assert participant.command_names("order-declined") == [
+        "ReserveStock",
+        "AuthorizePayment",
+        "ReleaseStock",
+        "RejectOrder",
+    ]
+    assert StepStatus.RETRIED not in {e.status for e in saga.log}
+    assert saga.failure_reason == "PAYMENT_DECLINED"
+    assert participant.last_command("order-declined") == orders.RejectOrder(
+        order_id="order-declined", reason="PAYMENT_DECLINED"
+    )

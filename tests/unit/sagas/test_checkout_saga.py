@@ -27,8 +27,14 @@ def order_created() -> orders.OrderCreated:
 
 @pytest.fixture
 def engine() -> SagaEngine:
+    """One attempt per step: each timeout here gives the step up (retries: test_retry_policy)."""
     return SagaEngine(
-        checkout_saga(reply_timeout_s=5, payment_timeout_s=5, max_compensation_attempts=3)
+        checkout_saga(
+            reply_timeout_s=5,
+            payment_timeout_s=5,
+            max_compensation_attempts=3,
+            step_attempts=1,
+        )
     )
 
 
@@ -137,13 +143,17 @@ def test_duplicate_and_reordered_replies_are_ignored(engine):
     assert [e.status for e in saga.log[version_of_log:]] == [StepStatus.REPLY_IGNORED] * 2
 
 
-def test_steps_past_the_point_of_no_return_are_resent_with_backoff_not_compensated(engine):
+def test_steps_past_the_point_of_no_return_are_resent_after_a_backoff_not_compensated(engine):
     saga, _ = run_to_authorized(engine)
-    commands = engine.on_timeout(saga, T0 + timedelta(seconds=6))
+    assert engine.on_timeout(saga, T0 + timedelta(seconds=6)) == [], "a pause first"
+    assert saga.backing_off and saga.deadline > T0 + timedelta(seconds=6)
+
+    commands = engine.on_timeout(saga, saga.deadline)
     assert names(commands) == ["CapturePayment"]
     assert saga.state is SagaState.RUNNING
     assert saga.attempts == 2
-    assert saga.deadline > T0 + timedelta(seconds=6 + 5)
+    assert not saga.backing_off
+    assert saga.log[-1].status is StepStatus.RETRIED
 
 
 def test_a_compensation_that_keeps_failing_is_parked_visibly_and_an_operator_can_retry(engine):

@@ -20,11 +20,14 @@ MAX_COMPENSATION_ATTEMPTS = 3
 
 @pytest.fixture
 def engine() -> SagaEngine:
+    """One attempt per step, so that a timeout gives the step up; late answers to resent
+    steps are in test_retry_policy."""
     return SagaEngine(
         checkout_saga(
             reply_timeout_s=5,
             payment_timeout_s=5,
             max_compensation_attempts=MAX_COMPENSATION_ATTEMPTS,
+            step_attempts=1,
         )
     )
 
@@ -100,14 +103,20 @@ class Run:
         return names(commands)
 
     def time_out(self, times: int = 1) -> list[str]:
-        """Let the awaited command's deadline pass `times` times."""
+        """Let the awaited command go unanswered `times` times: each time its deadline passes
+        and, when the saga then pauses before sending it again, the pause too."""
         commands: list[Event] = []
         for _ in range(times):
-            assert self.saga.deadline is not None, "nothing is awaited"
-            self.now = self.saga.deadline + timedelta(seconds=1)
-            commands += self.engine.on_timeout(self.saga, self.now)
+            commands += self._pass_deadline()
+            if self.saga.backing_off:
+                commands += self._pass_deadline()
         self.sent += commands
         return names(commands)
+
+    def _pass_deadline(self) -> list[Event]:
+        assert self.saga.deadline is not None, "nothing is awaited"
+        self.now = self.saga.deadline + timedelta(seconds=1)
+        return self.engine.on_timeout(self.saga, self.now)
 
     def retry(self) -> list[str]:
         commands = self.engine.retry(self.saga, self.now)

@@ -1,7 +1,8 @@
 """The checkout saga against fake services that keep one outcome per order and repeat it, as
 the real ones do, over a fake network that delays, reorders and duplicates every message and
-never loses one. Whatever the interleaving of replies, timeouts, resends and operator retries,
-the saga ends, and ends as the contract says: an approved order has its payment captured and
+never loses one. Whatever the interleaving of replies, timeouts, resends (each step retried up
+to its attempts, compensations and later steps until answered) and operator retries, the saga
+ends, and ends as the contract says: an approved order has its payment captured and
 its stock committed; a rejected one holds no money and no stock."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sagas.framework.engine import NothingToRetry, SagaEngine, SagaState
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ORDER = "order-1"
+STEP_ATTEMPTS = 3
 
 
 @dataclass
@@ -133,7 +135,12 @@ def run_one(seed: int, in_stock: bool, card: str) -> tuple[FakeServices, list[st
     operator, but must never need one: no message is lost, so an answer is on its way."""
     rng = random.Random(seed)
     engine = SagaEngine(
-        checkout_saga(reply_timeout_s=5, payment_timeout_s=5, max_compensation_attempts=2)
+        checkout_saga(
+            reply_timeout_s=5,
+            payment_timeout_s=5,
+            max_compensation_attempts=2,
+            step_attempts=STEP_ATTEMPTS,
+        )
     )
     services = FakeServices(in_stock=in_stock, card=card)
     network = FakeNetwork(rng)
@@ -182,6 +189,7 @@ def run_one(seed: int, in_stock: bool, card: str) -> tuple[FakeServices, list[st
 @pytest.mark.parametrize("in_stock", [True, False])
 def test_every_interleaving_ends_as_the_contract_says(in_stock, card):
     outcomes = set()
+    resent = False
     for seed in range(150):
         services, sent = run_one(seed, in_stock, card)
         outcomes.add(services.order)
@@ -197,6 +205,12 @@ def test_every_interleaving_ends_as_the_contract_says(in_stock, card):
             assert services.payment in (None, "DECLINED", "VOIDED"), (seed, services.payment)
             assert services.stock in ("FAILED", "RELEASED"), (seed, services.stock)
             assert "CapturePayment" not in sent, seed
+        for command in ("ReserveStock", "AuthorizePayment"):
+            assert sent.count(command) <= STEP_ATTEMPTS, (seed, sent)
+        if card == "no_answer" and "AuthorizePayment" in sent:
+            assert sent.count("AuthorizePayment") == STEP_ATTEMPTS, (seed, sent)
+        resent |= sent.count("ReserveStock") > 1
+    assert resent, "some interleavings resend the reservation"
     if in_stock and card == "ok":
         assert outcomes == {"APPROVED", "REJECTED"}, "timeouts reject some, the rest go through"
     else:
