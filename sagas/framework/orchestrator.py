@@ -26,6 +26,7 @@ from eventing.outbox import Outbox
 from eventing.registry import Decoded, Event
 from sagas.framework.definition import SagaDefinition
 from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStatus
+from sagas.framework.metrics import saga_ended
 from sagas.framework.store import SagaStore
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ class Orchestrator:
             )
         if not instance.is_active and before[0] is not instance.state:
             _sagas_ended.add(1, {"saga.type": instance.saga_type, "saga.state": instance.state})
+            saga_ended(instance)
 
     def _emit(
         self,
