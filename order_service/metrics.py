@@ -17,16 +17,31 @@ _time_to_approved = metrics.get_meter("order_service").create_histogram(
 )
 
 
+_PENDING = "checkout.approvals_pending"
+"""The session's `info` key for the creation times of the orders its transaction approves."""
+
+
 def order_changed(session: Session, before: Order, after: Order) -> None:
-    """When `after` approves a pending order, record its time to approved once `session`
-    commits (a transaction rolled back and retried records it once, on its commit)."""
+    """When `after` approves a pending order, record its time to approved once `session`'s
+    transaction commits; nothing if it rolls back (a retried message records on the attempt
+    that commits)."""
     if before.status is OrderStatus.APPROVED or after.status is not OrderStatus.APPROVED:
         return
-    created_at = before.created_at
-    if created_at is None:
+    if before.created_at is None:
         return
+    if _PENDING not in session.info:
+        session.info[_PENDING] = []
+        event.listen(session, "after_commit", _record_approvals)
+        event.listen(session, "after_rollback", _forget_approvals)
+    session.info[_PENDING].append(before.created_at)
 
-    def record(_session: Session) -> None:
-        _time_to_approved.record(max((utc_now() - created_at).total_seconds(), 0.0))
 
-    event.listen(session, "after_commit", record, once=True)
+def _record_approvals(session: Session) -> None:
+    now = utc_now()
+    for created_at in session.info[_PENDING]:
+        _time_to_approved.record(max((now - created_at).total_seconds(), 0.0))
+    session.info[_PENDING].clear()
+
+
+def _forget_approvals(session: Session) -> None:
+    session.info[_PENDING].clear()
