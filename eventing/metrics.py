@@ -95,60 +95,59 @@ def message_dead_lettered(group: str, topic: str) -> None:
     _dead_lettered.add(1, _consumed(group, topic))
 
 
-def register_outbox_gauges(engine: Engine, table: Table) -> None:
-    """`outbox.backlog`: rows waiting for a relay (held ones included, parked ones not);
-    `outbox.oldest_unpublished.age`: how long the oldest of them has waited, 0 when none.
-    The service is the metrics' `job`."""
+def outbox_state(engine: Engine, table: Table) -> tuple[int, float]:
+    """How many outbox rows wait for a relay (held ones included, parked ones not), and how
+    many seconds the oldest of them has waited (0 when none)."""
     from eventing.outbox_admin import backlog
 
-    def read_backlog() -> Iterable[tuple[float, dict[str, Any]]]:
-        waiting, _oldest = backlog(engine, table)
-        return [(waiting, {})]
+    waiting, oldest = backlog(engine, table)
+    age = (utc_now() - oldest).total_seconds() if oldest is not None else 0.0
+    return waiting, max(age, 0.0)
 
-    def read_age() -> Iterable[tuple[float, dict[str, Any]]]:
-        _waiting, oldest = backlog(engine, table)
-        age = (utc_now() - oldest).total_seconds() if oldest is not None else 0.0
-        return [(max(age, 0.0), {})]
 
+def register_outbox_gauges(engine: Engine, table: Table) -> None:
+    """`outbox.backlog` and `outbox.oldest_unpublished.age` (see `outbox_state`); the
+    service is the metrics' `job`."""
     register_gauge(
         "eventing.outbox",
         "outbox.backlog",
         unit="{row}",
         description="outbox rows written and not yet published (parked rows not counted)",
-        read=read_backlog,
+        read=lambda: [(outbox_state(engine, table)[0], {})],
     )
     register_gauge(
         "eventing.outbox",
         "outbox.oldest_unpublished.age",
         unit="s",
         description="seconds since the oldest unpublished outbox row was written; 0 when none",
-        read=read_age,
+        read=lambda: [(outbox_state(engine, table)[1], {})],
     )
 
 
-def register_consumer_lag_gauge(settings: KafkaSettings, group: str) -> None:
-    """`kafka.consumer_group.lag`: per partition of every topic the group has committed on,
-    the partition's end offset minus the group's committed offset (what the group has yet to
-    process). Read from the broker, so every worker of a group reports the same values (one
-    `instance` each): aggregate with `max`."""
+def group_lag_readings(settings: KafkaSettings, group: str) -> list[tuple[float, dict[str, Any]]]:
+    """Per partition of every topic `group` has committed on: the partition's end offset
+    minus the group's committed offset (what the group has yet to process)."""
     from eventing.operations import group_lag
 
     qualified = settings.qualify(group)
+    return [
+        (
+            lag.lag,
+            _consumed(qualified, lag.topic)
+            | {"messaging.destination.partition.id": str(lag.partition)},
+        )
+        for lag in group_lag(settings, qualified)
+    ]
 
-    def read() -> Iterable[tuple[float, dict[str, Any]]]:
-        return [
-            (
-                lag.lag,
-                _consumed(qualified, lag.topic)
-                | {"messaging.destination.partition.id": str(lag.partition)},
-            )
-            for lag in group_lag(settings, qualified)
-        ]
 
+def register_consumer_lag_gauge(settings: KafkaSettings, group: str) -> None:
+    """`kafka.consumer_group.lag`: `group_lag_readings` at each collection. Read from the
+    broker, so every worker of a group reports the same values (one `instance` each):
+    aggregate with `max`."""
     register_gauge(
         "eventing.consumer",
         "kafka.consumer_group.lag",
         unit="{message}",
         description="messages of a partition the consumer group has not yet committed",
-        read=read,
+        read=lambda: group_lag_readings(settings, group),
     )

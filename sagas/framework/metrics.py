@@ -30,30 +30,33 @@ def saga_ended(instance: SagaInstance) -> None:
         )
 
 
-def register_in_flight_gauge(engine: Engine, instances: Table, saga_types: Iterable[str]) -> None:
-    """`saga.active`: sagas not ended, per type and state; every (type, state) is reported,
-    0 when none, so a state's series does not vanish when its last saga moves on."""
-    types = sorted(saga_types)
+def sagas_in_flight(
+    engine: Engine, instances: Table, saga_types: Iterable[str]
+) -> list[tuple[float, dict[str, Any]]]:
+    """Sagas not ended, per type and state: every (type, state) of `saga_types` and the
+    states not ended, 0 when none, so a state's series does not vanish when its last saga
+    moves on."""
     states = sorted(state.value for state in AWAITING_STATES)
     query = (
         select(instances.c.saga_type, instances.c.state, func.count())
         .where(instances.c.state.in_(states))
         .group_by(instances.c.saga_type, instances.c.state)
     )
+    with engine.connect() as connection:
+        counts = {(t, s): n for t, s, n in connection.execute(query)}
+    every = {(t, s) for t in saga_types for s in states} | set(counts)
+    return [
+        (counts.get(key, 0), {"saga.type": key[0], "saga.state": key[1]}) for key in sorted(every)
+    ]
 
-    def read() -> Iterable[tuple[float, dict[str, Any]]]:
-        with engine.connect() as connection:
-            counts = {(t, s): n for t, s, n in connection.execute(query)}
-        every = {(t, s) for t in types for s in states} | set(counts)
-        return [
-            (counts.get(key, 0), {"saga.type": key[0], "saga.state": key[1]})
-            for key in sorted(every)
-        ]
 
+def register_in_flight_gauge(engine: Engine, instances: Table, saga_types: Iterable[str]) -> None:
+    """`saga.active`: `sagas_in_flight` at each collection."""
+    types = sorted(saga_types)
     register_gauge(
         "sagas",
         "saga.active",
         unit="{saga}",
         description="sagas not yet ended, by type and state (COMPENSATION_FAILED: parked)",
-        read=read,
+        read=lambda: sagas_in_flight(engine, instances, types),
     )
