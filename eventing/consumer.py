@@ -43,6 +43,7 @@ from eventing.held import (
     letter_name,
     verdict,
 )
+from eventing.metrics import message_dead_lettered, message_processed, message_retried
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, EventRegistry
 from eventing.sql import HoldTables
@@ -140,6 +141,7 @@ class DeadLetters:
                 )
             ]
         )
+        message_dead_lettered(self.group_id, message.topic)
 
 
 class EventConsumer:
@@ -259,6 +261,7 @@ class EventConsumer:
                 except TransientError as release_error:  # applied; the retry is a no-op
                     self._retry_later(message, attempts, release_error)
                     return
+            message_processed(self.group_id, consumed.topic)
             self._done(message)
         elif self._gives_up(failure, attempts):
             self._dead_letter(message, consumed, failure, attempts)
@@ -319,6 +322,7 @@ class EventConsumer:
         self._done(message)
 
     def _retry_later(self, message: Message, attempts: int, error: BaseException) -> None:
+        message_retried(self.group_id, topic_of(message))
         delay = self.retry.delay(attempts)
         log.warning(
             "retrying %s[%d]@%d in %.2fs (attempt %d): %s: %s",
@@ -471,11 +475,13 @@ class EventConsumer:
                 self.holds.forget_held(held)
                 self._release_attempts.pop(held.id, None)
                 self.released += 1
+                message_processed(self.group_id, held.topic)
                 continue
             if self._gives_up(error, attempts):
                 self._dead_letter_held(hold, held, error, attempts)
             else:
                 self._release_attempts[held.id] = attempts
+                message_retried(self.group_id, held.topic)
                 self._release_due = time.monotonic() + self.retry.delay(attempts)
                 log.warning(
                     "releasing %s held behind %s failed (attempt %d): %s: %s",

@@ -16,6 +16,7 @@ from order_service.domain import (
     fingerprint,
     price_items,
 )
+from order_service.metrics import order_changed
 from order_service.uow import OrderUnitOfWork
 
 
@@ -79,6 +80,7 @@ def _transition(
     if changed == order:
         return  # already there: a redelivered command
     uow.orders.save(changed)
+    order_changed(uow.session, order, changed)
     if event is not None:
         uow.outbox.add_event(uow.session, event, causation=cause)
 

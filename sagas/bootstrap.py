@@ -15,12 +15,14 @@ from eventing import topics
 from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer, HoldDatabase
 from eventing.inbox import Inbox, InboxPruner, retention_by_event_type
+from eventing.metrics import register_consumer_lag_gauge, register_outbox_gauges
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
 from eventing.registry import Decoded, registry
 from sagas import orm
 from sagas.config import Settings, load_settings
 from sagas.definitions import cancellation_saga, checkout_saga
+from sagas.framework.metrics import register_in_flight_gauge
 from sagas.framework.orchestrator import Orchestrator
 from sagas.framework.store import SagaStore
 from sagas.progress import saga_progressed
@@ -54,6 +56,18 @@ class SagaApp:
 
     def relay(self) -> OutboxRelay:
         return OutboxRelay(self.engine, self.outbox, KafkaPublisher(self.kafka))
+
+    def register_gauges(self) -> None:
+        """The orchestrator's state as gauges: its outbox, its consumer group's lag, the
+        sagas in flight."""
+        register_outbox_gauges(self.engine, self.outbox.table)
+        register_consumer_lag_gauge(self.kafka, CONSUMER_GROUP)
+        register_in_flight_gauge(self.engine, orm.saga_instances, self.orchestrator.engines)
+
+    def worker_tasks(self) -> dict[str, Callable[[threading.Event], None]]:
+        """What the orchestrator process runs, its gauges registered."""
+        self.register_gauges()
+        return self.tasks()
 
     def tasks(self) -> dict[str, Callable[[threading.Event], None]]:
         return {

@@ -10,5 +10,5 @@ from servicekit.worker import run_worker
 def main() -> int:
     settings = load_settings().for_worker()
     return run_worker(
-        settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
+        settings.service_name, settings.log_level, lambda: bootstrap(settings).worker_tasks()
     )

@@ -24,6 +24,7 @@ from contracts import inventory
 from eventing import topics
 from eventing.consumer import dead_letter_headers
 from eventing.errors import EventingError, PoisonMessage
+from eventing.metrics import message_dead_lettered
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import registry
 from eventing.topics import dead_letter_topic
@@ -31,6 +32,7 @@ from eventing.tracing import ConsumedMessage, batch_process_span, record_process
 from search_indexer.config import Settings, load_settings
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
 from search_indexer.index import IndexMissing, ProductIndex, SearchUnavailable, client
+from search_indexer.metrics import records_indexed
 from servicekit.observability import logging_dict_config
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class Indexer:
         with batch_process_span(records[0].topic, group, records) as batch:
             started_ns = time.time_ns()
             dead_lettered = self._index(records)
+            records_indexed(group, records, dead_lettered)
             for record in records:
                 reason = dead_lettered.get(record.position)
                 record_processed_in_batch(record, group, batch, started_ns, reason)
@@ -137,6 +140,7 @@ class Indexer:
                 )
             ]
         )
+        message_dead_lettered(self.settings.consumer_group, record.topic)
         return str(error)
 
 

@@ -111,7 +111,7 @@ def service_main(
     def worker(settings: SettingsT) -> int:
         settings = settings.for_worker()
         return run_worker(
-            settings.service_name, settings.log_level, lambda: bootstrap(settings).tasks()
+            settings.service_name, settings.log_level, lambda: bootstrap(settings).worker_tasks()
         )
 
     return main(

@@ -4,7 +4,11 @@
   127.0.0.1:4317 unless `OTEL_EXPORTER_OTLP_ENDPOINT`/`OTEL_EXPORTER_OTLP_PROTOCOL` say otherwise;
   `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true` turn export off).
 - Metrics: the SDK's meter provider exporting OTLP the same way (`OTEL_METRICS_EXPORTER=none`
-  turns it off; `OTEL_METRIC_EXPORT_INTERVAL`, in ms, sets how often).
+  turns it off; `OTEL_METRIC_EXPORT_INTERVAL`, in ms, sets how often). HTTP instrumentation
+  follows the stable HTTP semantic conventions (`OTEL_SEMCONV_STABILITY_OPT_IN=http` unless
+  set otherwise): `http.server.request.duration` in seconds by `http.route`,
+  `http.request.method` and `http.response.status_code`, not the old `http.server.duration`
+  whose route hid in `http.target`.
 - Logs: one JSON object per line on stderr, with `trace_id` and `span_id` of the current span.
 """
 
@@ -194,6 +198,7 @@ def setup_observability(service_name: str, log_level: str = "INFO") -> None:
     configure_logging(service_name, log_level)
     if _sdk_disabled() or service_name in _configured:
         return
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     resource = _resource(service_name)
     configure_tracing(resource)
     configure_metrics(resource)

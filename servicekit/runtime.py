@@ -17,6 +17,7 @@ from eventing.config import KafkaSettings
 from eventing.consumer import EventConsumer, Handler, HoldDatabase
 from eventing.inbox import InboxPruner, retention_by_event_type
 from eventing.kafka_admin import cluster_check
+from eventing.metrics import register_consumer_lag_gauge, register_outbox_gauges
 from eventing.outbox import Outbox, OutboxRelay
 from eventing.producer import KafkaPublisher
 from eventing.registry import registry
@@ -83,6 +84,17 @@ class ServiceRuntime(ABC, Generic[U]):
         if self.inbox_table is None:
             return None
         return InboxPruner(self.engine, self.inbox_table, retention_by_event_type(registry))
+
+    def register_gauges(self) -> None:
+        """The worker's state as gauges: its outbox's backlog and oldest row, its consumer
+        group's lag. Only the worker registers them: its API processes would repeat them."""
+        register_outbox_gauges(self.engine, self.outbox.table)
+        register_consumer_lag_gauge(self.kafka, self.consumer_group)
+
+    def worker_tasks(self) -> dict[str, Callable[[threading.Event], None]]:
+        """What the worker process runs, its gauges registered."""
+        self.register_gauges()
+        return self.tasks()
 
     def tasks(self) -> dict[str, Callable[[threading.Event], None]]:
         tasks: dict[str, Callable[[threading.Event], None]] = {

@@ -33,6 +33,7 @@ from eventing.outbox import Outbox
 from eventing.registry import Decoded, Event, envelope_for
 from sagas.framework.definition import SagaDefinition
 from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStatus
+from sagas.framework.metrics import saga_ended
 from sagas.framework.store import SagaStore, UnsentCommand
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,7 @@ class Orchestrator:
             self._sagas_ended.add(
                 1, {"saga.type": instance.saga_type, "saga.state": instance.state}
             )
+            saga_ended(instance)
 
     @staticmethod
     def _await(

@@ -5,6 +5,7 @@ same meaning: the same server versions, settings, databases, ports and shop proc
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import pairwise
 from pathlib import Path
@@ -142,6 +143,8 @@ def test_every_shop_process_runs_with_the_same_command():
         ("payment-api", "8002"),
         ("search-api", "8003"),
         ("console", "8004"),
+        ("prometheus", "9090"),
+        ("grafana", "3000"),
     ],
 )
 def test_each_port_is_published_on_loopback_at_the_local_default(service, port):
@@ -152,3 +155,64 @@ def test_nothing_is_published_beyond_loopback():
     for service, definition in COMPOSE.items():
         for mapping in definition.get("ports", []):
             assert mapping.startswith("127.0.0.1:"), (service, mapping)
+
+
+def mounts(service: str) -> dict[str, str]:
+    """A service's bind mounts: path in the container -> path in the repository."""
+    return {
+        inside: outside
+        for outside, inside, *_ in (m.split(":") for m in COMPOSE[service]["volumes"])
+    }
+
+
+def test_prometheus_is_the_release_promtool_is_built_from():
+    """Prometheus 3 tags its Go module v0.3MM.P for release v3.MM.P."""
+    module = shell_default("prometheus/ctl", "PROMETHEUS_MODULE_VERSION")
+    minor, patch = re.fullmatch(r"v0\.3(\d\d)\.(\d+)", module).groups()
+    assert image_tag("prometheus") == f"v3.{int(minor)}.{patch}"
+
+
+def test_prometheus_scrapes_jaeger_and_evaluates_the_tested_rules():
+    config = yaml.safe_load((INFRA / "prometheus/prometheus.yml").read_text())
+    [rule_file] = config["rule_files"]
+    assert mounts("prometheus")[rule_file] == "./infra/prometheus/alerts.yml"
+    [scrape] = config["scrape_configs"]
+    assert scrape["honor_labels"], "the exporter's job and instance labels must be kept"
+    metrics_port = shell_default("jaeger/ctl", "JAEGER_METRICS_PORT")
+    assert scrape["static_configs"] == [{"targets": [f"jaeger:{metrics_port}"]}]
+
+
+def test_grafana_provisions_the_dashboard_over_prometheus():
+    provisioning = mounts("grafana")
+    assert provisioning["/etc/grafana/provisioning"] == "./infra/grafana/provisioning"
+    grafana = INFRA / "grafana"
+    [source] = yaml.safe_load((grafana / "provisioning/datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090"
+    [provider] = yaml.safe_load((grafana / "provisioning/dashboards/eventshop.yml").read_text())[
+        "providers"
+    ]
+    assert provisioning[provider["options"]["path"]] == "./infra/grafana/dashboards"
+    dashboard = json.loads((grafana / "dashboards/eventshop.json").read_text())
+    targets = [target for panel in dashboard["panels"] for target in panel["targets"]]
+    assert targets and all(t["datasource"]["uid"] == source["uid"] for t in targets)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metrics a PromQL expression reads: its snake_case names less its labels."""
+    labels = {
+        label.strip() for group in re.findall(r"by \(([^)]*)\)", expr) for label in group.split(",")
+    }
+    labels |= set(re.findall(r"(\w+)=~?\"", expr))
+    return set(re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", expr)) - labels
+
+
+def test_the_dashboard_shows_what_every_alert_watches():
+    rules = yaml.safe_load((INFRA / "prometheus/alerts.yml").read_text())
+    dashboard = (INFRA / "grafana/dashboards/eventshop.json").read_text()
+    watched = set().union(
+        *(metric_names(rule["expr"]) for group in rules["groups"] for rule in group["rules"])
+    )
+    assert "kafka_consumer_group_lag" in watched and "saga_type" not in watched
+    assert {name for name in watched if name not in dashboard} == set()
