@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     batch_within_s: float = 0.2
     """A single change is written within this long; under load, batches of `batch_size`."""
     max_backoff_s: float = 10.0
+    """The longest pause between the indexer's attempts while Elasticsearch is unavailable."""
+    api_timeout_s: float = 3.0
+    """How long the search API waits for Elasticsearch (connecting included) before it
+    answers 503: a stalled cluster must not hold a storefront's request, nor gunicorn's
+    threads, for longer."""
+    api_retry_after_s: int = 5
+    """The `Retry-After` of a 503 while Elasticsearch is unavailable: about the pace at which
+    a restarting node comes back, so clients neither hammer it nor wait too long."""
     data_dir: str = str(
         Path(os.environ.get("EVENTSHOP_STATE_DIR", Path.home() / ".local" / "state" / "eventshop"))
         / "faust"
