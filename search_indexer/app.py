@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NoReturn, cast
 
 import faust
 
@@ -62,8 +63,7 @@ class Indexer:
         self.indexed = 0
         self.retry = RetryPolicy(max_delay_s=settings.max_backoff_s)
         self.stopping = threading.Event()
-        """Set when the worker stops: ends a wait for Elasticsearch (the batch in hand was
-        not acked, so whoever gets its partition next indexes it)."""
+        """Set when the worker starts to stop: ends a wait for Elasticsearch."""
         self._index_ready = False
 
     def _ensure_index(self) -> None:
@@ -168,10 +168,35 @@ async def _handle_until_done(indexer: Indexer, records: list[Record]) -> None:
             await asyncio.to_thread(indexer.handle_batch, records)
             return
         except Exception:
+            if indexer.stopping.is_set():
+                _exit_leaving_uncommitted(records)
             attempt += 1
             delay = indexer.retry.delay(attempt)
             log.exception("indexing a batch failed (attempt %d); retrying in %.1fs", attempt, delay)
             await asyncio.sleep(delay)
+
+
+def _exit_leaving_uncommitted(records: list[Record]) -> NoReturn:
+    """End the process at once, as a crash would, so nothing of the batch is committed.
+
+    On stop, faust waits for the agent to finish its batch (`stream_wait_empty`), and while
+    Elasticsearch is down it never would: the worker would not stop. The agent cannot give the
+    batch up either, since faust acks a batch whatever way the agent leaves it. Exiting leaves
+    the group's offsets where they are: the next indexer to get these partitions indexes the
+    batch again (external versions make the rewrite harmless)."""
+    log.warning(
+        "stopping while a batch of %d waits for Elasticsearch: exiting without committing it; "
+        "it is indexed again when the indexer next starts",
+        len(records),
+    )
+    logging.shutdown()
+    os._exit(0)
+
+
+async def _stop_waiting_when_the_app_stops(app: faust.App, indexer: Indexer) -> None:
+    while not app.should_stop:
+        await asyncio.sleep(0.2)
+    indexer.stopping.set()
 
 
 def create_faust_app(settings: Settings | None = None) -> faust.App:
@@ -192,6 +217,7 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
         # Like the other consumers: a crashed indexer's partitions move after 10 s, not 60 s.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
+        broker_max_poll_interval=settings.max_poll_interval_s,
     )
     index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
     indexer = Indexer(settings, index, KafkaPublisher(kafka))
@@ -205,12 +231,12 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
         batches = stream.take_events(  # type: ignore[attr-defined]
             settings.batch_size, within=settings.batch_within_s
         )
-        try:
-            async for events in batches:
-                await _handle_until_done(indexer, [_record(event) for event in events])
-        except asyncio.CancelledError:
-            indexer.stopping.set()
-            raise
+        async for events in batches:
+            await _handle_until_done(indexer, [_record(event) for event in events])
+
+    @app.task
+    async def stop_waiting_for_elasticsearch_on_stop() -> None:
+        await _stop_waiting_when_the_app_stops(app, indexer)
 
     app.indexer = indexer  # type: ignore[attr-defined]
     return app
