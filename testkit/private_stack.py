@@ -170,6 +170,9 @@ def private_stack(components: Iterable[str] = COMPONENTS) -> Iterator[PrivateSta
         "ES_PORT": str(stack.ports["elasticsearch"]),
         "ES_TRANSPORT_PORT": str(stack.ports["elasticsearch_transport"]),
         "ES_BASE": str(root / "elasticsearch"),
+        # A node (re)started beside other test suites on 2 cores took over the script's own
+        # 120 s; PrivateServer.up waits 300 s for the script.
+        "ES_START_TIMEOUT": os.environ.get("ES_START_TIMEOUT", "280"),
     }
     try:
         for name in names:

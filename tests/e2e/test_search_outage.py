@@ -5,7 +5,8 @@ API under gunicorn pointed at it, on the shared Kafka under a topic namespace of
 What a storefront sees: a 503 problem+json with `Retry-After` within seconds while the node is
 away, never a hang or a 500, and answers again once it is back, with no restart. What the
 shop sees: every product changed meanwhile searchable at its latest version once the node is
-back, nothing dead-lettered for the outage, and poisoned messages dead-lettered as ever.
+back, nothing dead-lettered for the outage (nor committed before it was written, even by an
+indexer stopped meanwhile), and poisoned messages dead-lettered as ever.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from testkit.search import Indexer
 from tests.e2e.test_search import new_sku, product, skus
 from tests.support.kafka_helpers import read_topic
 
-pytestmark = pytest.mark.e2e
+# A node's start, beside other suites on 2 cores, took over 300 s (pytest's default bound),
+# and each test may start one.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 ANSWER_WITHIN_S = 10.0
 """The longest a storefront may wait for any answer while Elasticsearch is away."""
@@ -171,6 +174,10 @@ def test_products_changed_while_elasticsearch_is_down_are_all_searchable_at_thei
         )
         assert indexer.process is not None and indexer.process.poll() is None, "it waits"
         assert not indexer.caught_up(), "no offset moved past what was not written"
+
+        indexer.stop()  # SIGTERM mid-wait: it stops within the bound, committing nothing
+        assert not indexer.caught_up()
+        indexer.start()
 
     latest = {sku: f"New {sku} v3" for sku in changed} | {sku: f"New {sku} v1" for sku in added}
 
