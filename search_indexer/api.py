@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from search_indexer.config import Settings, load_settings
-from search_indexer.index import ProductIndex, client
+from search_indexer.index import ProductIndex, SearchUnavailable, client
 from search_indexer.query import SearchQuery, SearchResult, es_request, result_from
 from servicekit.api import Api
 from servicekit.app import create_service_app
 from servicekit.observability import setup_observability
+from servicekit.problems import unavailable
+
+log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, index: ProductIndex) -> Flask:
@@ -31,17 +36,26 @@ def build_app(settings: Settings, index: ProductIndex) -> Flask:
         },
     )
     def search(query: SearchQuery) -> SearchResult:
-        return result_from(index.search(es_request(query)))
+        try:
+            return result_from(index.search(es_request(query)))
+        except SearchUnavailable as error:
+            log.warning("answering 503: %s", error)
+            raise unavailable(
+                "search is briefly unavailable: Elasticsearch is down or not ready; retry",
+                retry_after_s=settings.api_retry_after_s,
+            ) from error
 
-    def elasticsearch_ready() -> None:
-        index.es.cluster.health(timeout="2s")
+    return create_service_app(api, {"elasticsearch": index.check_health})
 
-    return create_service_app(api, {"elasticsearch": elasticsearch_ready})
+
+def api_index(settings: Settings) -> ProductIndex:
+    """The index as the API reads it: each request bounded by `api_timeout_s`, never retried
+    (the storefront gets its 503 at once and retries when it chooses)."""
+    es = client(settings.elasticsearch_url, request_timeout_s=settings.api_timeout_s)
+    return ProductIndex(es, settings.index_alias)
 
 
 def create_app() -> Flask:
     settings = load_settings()
     setup_observability("search-indexer", settings.log_level)
-    return build_app(
-        settings, ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
-    )
+    return build_app(settings, api_index(settings))

@@ -3,26 +3,30 @@
 Events are taken in batches (up to `batch_size`, or whatever arrived within
 `batch_within_s`), reduced to each product's newest event, and bulk-written with external
 versions. faust acks a batch once the agent asks for the next one, even if the agent raised,
-so the agent never raises: while Elasticsearch is down it retries the same batch (no offset
-moves past what was written), and an event that cannot be indexed goes to the dead-letter
-topic with its reason.
+so the agent never raises: while Elasticsearch is down it retries the same batch, with the
+consumer's backoff (`eventing.consumer.RetryPolicy`) however long it takes (no offset moves
+past what was written), and an event that cannot be indexed goes to the dead-letter topic with
+its reason. The waiting happens in a thread, so faust's event loop keeps heartbeating to the
+group while Elasticsearch is away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NoReturn, cast
 
 import faust
 
 import contracts
 from contracts import inventory
 from eventing import topics
-from eventing.consumer import dead_letter_headers
+from eventing.consumer import RetryPolicy, dead_letter_headers
 from eventing.errors import EventingError, PoisonMessage
 from eventing.metrics import message_dead_lettered
 from eventing.producer import KafkaPublisher, OutgoingMessage
@@ -31,7 +35,7 @@ from eventing.topics import dead_letter_topic
 from eventing.tracing import ConsumedMessage, batch_process_span, record_processed_in_batch
 from search_indexer.config import Settings, load_settings
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
-from search_indexer.index import IndexMissing, ProductIndex, SearchUnavailable, client
+from search_indexer.index import IndexMissing, ProductIndex, client, retry_while_unavailable
 from search_indexer.metrics import records_indexed
 from servicekit.observability import logging_dict_config
 
@@ -59,18 +63,17 @@ class Indexer:
         self.publisher = publisher
         self.kafka = settings.kafka()
         self.indexed = 0
+        self.retry = RetryPolicy(max_delay_s=settings.max_backoff_s)
+        self.stopping = threading.Event()
+        """Set when the worker starts to stop: ends a wait for Elasticsearch."""
         self._index_ready = False
 
     def _ensure_index(self) -> None:
         """Create the index and alias before the first write: a write to a missing alias
         would make Elasticsearch create a plain index of that name with guessed mappings."""
-        while not self._index_ready:
-            try:
-                self.index.ensure()
-                self._index_ready = True
-            except SearchUnavailable as error:
-                log.warning("cannot prepare the index yet: %s", error)
-                time.sleep(1)
+        if not self._index_ready:
+            retry_while_unavailable(self.index.ensure, stop=self.stopping, retry=self.retry)
+            self._index_ready = True
 
     def handle_batch(self, records: list[Record]) -> None:
         """Index a batch, traced as one span linked to every event's trace and a span in each
@@ -106,7 +109,7 @@ class Indexer:
             self._ensure_index()
             try:
                 rejected = self.index.write_until_done(
-                    actions, max_backoff_s=self.settings.max_backoff_s
+                    actions, stop=self.stopping, retry=self.retry
                 )
                 break
             except IndexMissing as error:
@@ -160,6 +163,46 @@ def _record(event: faust.types.EventT) -> Record:
     )
 
 
+async def _handle_until_done(indexer: Indexer, records: list[Record]) -> None:
+    """Handle the batch, trying again with backoff after any failure: faust acks a batch once
+    the agent asks for the next one, so it must never move on from a batch not written."""
+    attempt = 0
+    while True:
+        try:
+            await asyncio.to_thread(indexer.handle_batch, records)
+            return
+        except Exception:
+            if indexer.stopping.is_set():
+                _exit_leaving_uncommitted(records)
+            attempt += 1
+            delay = indexer.retry.delay(attempt)
+            log.exception("indexing a batch failed (attempt %d); retrying in %.1fs", attempt, delay)
+            await asyncio.sleep(delay)
+
+
+def _exit_leaving_uncommitted(records: list[Record]) -> NoReturn:
+    """End the process at once, as a crash would, so nothing of the batch is committed.
+
+    On stop, faust waits for the agent to finish its batch (`stream_wait_empty`), and while
+    Elasticsearch is down it never would: the worker would not stop. The agent cannot give the
+    batch up either, since faust acks a batch whatever way the agent leaves it. Exiting leaves
+    the group's offsets where they are: the next indexer to get these partitions indexes the
+    batch again (external versions make the rewrite harmless)."""
+    log.warning(
+        "stopping while a batch of %d waits for Elasticsearch: exiting without committing it; "
+        "it is indexed again when the indexer next starts",
+        len(records),
+    )
+    logging.shutdown()
+    os._exit(0)
+
+
+async def _stop_waiting_when_the_app_stops(app: faust.App, indexer: Indexer) -> None:
+    while not app.should_stop:
+        await asyncio.sleep(0.2)
+    indexer.stopping.set()
+
+
 def create_faust_app(settings: Settings | None = None) -> faust.App:
     settings = settings or load_settings()
     kafka = settings.kafka()
@@ -178,6 +221,7 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
         # Like the other consumers: a crashed indexer's partitions move after 10 s, not 60 s.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
+        broker_max_poll_interval=settings.max_poll_interval_s,
     )
     index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
     indexer = Indexer(settings, index, KafkaPublisher(kafka))
@@ -192,18 +236,11 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
             settings.batch_size, within=settings.batch_within_s
         )
         async for events in batches:
-            records = [_record(event) for event in events]
-            try:
-                await asyncio.to_thread(indexer.handle_batch, records)
-            except Exception:  # never let faust ack a batch that was not written
-                log.exception("indexing a batch failed unexpectedly; retrying it")
-                while True:
-                    await asyncio.sleep(1)
-                    try:
-                        await asyncio.to_thread(indexer.handle_batch, records)
-                        break
-                    except Exception:
-                        log.exception("retrying the batch failed")
+            await _handle_until_done(indexer, [_record(event) for event in events])
+
+    @app.task
+    async def stop_waiting_for_elasticsearch_on_stop() -> None:
+        await _stop_waiting_when_the_app_stops(app, indexer)
 
     app.indexer = indexer  # type: ignore[attr-defined]
     return app

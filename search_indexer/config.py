@@ -29,6 +29,21 @@ class Settings(BaseSettings):
     batch_within_s: float = 0.2
     """A single change is written within this long; under load, batches of `batch_size`."""
     max_backoff_s: float = 10.0
+    """The longest pause between the indexer's attempts while Elasticsearch is unavailable."""
+    max_poll_interval_s: float = 7 * 24 * 3600.0
+    """faust's `broker_max_poll_interval`, set beyond any Elasticsearch outage. While the agent
+    waits for Elasticsearch, faust's buffers fill and it stops fetching; aiokafka counts that
+    as idleness and, past this interval, leaves the group, and faust-streaming 0.15 never
+    rejoins (its fetcher waits for the rejoin, aiokafka for a fetch): the indexer would stop
+    for good. Heartbeats go on meanwhile, so a dead indexer still loses its partitions after
+    the session timeout."""
+    api_timeout_s: float = 3.0
+    """How long the search API waits for Elasticsearch (connecting included) before it
+    answers 503: a stalled cluster must not hold a storefront's request, nor gunicorn's
+    threads, for longer."""
+    api_retry_after_s: int = 5
+    """The `Retry-After` of a 503 while Elasticsearch is unavailable: about the pace at which
+    a restarting node comes back, so clients neither hammer it nor wait too long."""
     data_dir: str = str(
         Path(os.environ.get("EVENTSHOP_STATE_DIR", Path.home() / ".local" / "state" / "eventshop"))
         / "faust"

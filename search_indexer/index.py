@@ -7,20 +7,21 @@ document Elasticsearch refuses: dead-letter it), never the client's exceptions.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.helpers import BulkIndexError, bulk
 
+from eventing.consumer import RetryPolicy
 from eventing.errors import EventingError, TransientError
 from search_indexer.documents import INDEX_MAPPINGS, INDEX_SETTINGS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SearchUnavailable(TransientError):
@@ -39,8 +40,47 @@ class RejectedDocument(EventingError):
         self.doc_id = doc_id
 
 
-def client(url: str) -> Elasticsearch:
-    return Elasticsearch(url, request_timeout=10, max_retries=0, retry_on_timeout=False)
+UNTIL_AVAILABLE = RetryPolicy(base_delay_s=0.2, max_delay_s=10.0)
+"""The backoff between attempts while Elasticsearch is unavailable (its `max_attempts` is
+not used: such a wait is never given up)."""
+
+
+def client(url: str, request_timeout_s: float = 10.0) -> Elasticsearch:
+    """A client that tries each request once and waits at most `request_timeout_s` for it
+    (connecting included): whoever calls decides whether and when to try again."""
+    return Elasticsearch(
+        url, request_timeout=request_timeout_s, max_retries=0, retry_on_timeout=False
+    )
+
+
+def retry_while_unavailable(
+    operation: Callable[[], T],
+    *,
+    stop: threading.Event | None = None,
+    retry: RetryPolicy = UNTIL_AVAILABLE,
+) -> T:
+    """Call `operation` until Elasticsearch takes it, with `retry`'s backoff between attempts,
+    however long that takes. IndexMissing is the caller's to handle (it recreates the index);
+    `stop` ends the wait early by raising the last SearchUnavailable."""
+    failures = 0
+    while True:
+        try:
+            return operation()
+        except IndexMissing:
+            raise
+        except SearchUnavailable as error:
+            failures += 1
+            delay = retry.delay(failures)
+            log.warning(
+                "elasticsearch unavailable (%s); attempt %d failed, retrying in %.1fs",
+                error,
+                failures,
+                delay,
+            )
+            if stop is None:
+                time.sleep(delay)
+            elif stop.wait(delay):
+                raise
 
 
 def new_index_name(alias: str) -> str:
@@ -61,6 +101,10 @@ class ProductIndex:
             if error.status_code >= 500 or error.status_code == 429:
                 raise SearchUnavailable(f"{what}: {error}") from error
             raise
+
+    def check_health(self) -> None:
+        """Return if the cluster answers; raise SearchUnavailable if it does not."""
+        self._call("reading cluster health", self.es.cluster.health, timeout="2s")
 
     def create_index(self, name: str) -> None:
         self._call(
@@ -144,23 +188,10 @@ class ProductIndex:
         self,
         actions: list[dict[str, Any]],
         stop: threading.Event | None = None,
-        max_backoff_s: float = 10.0,
+        retry: RetryPolicy = UNTIL_AVAILABLE,
     ) -> list[RejectedDocument]:
-        """Retry while Elasticsearch is unavailable (with backoff), so nothing is skipped."""
-        failures = 0
-        while True:
-            try:
-                return self.write(actions)
-            except IndexMissing:
-                raise
-            except SearchUnavailable as error:
-                failures += 1
-                delay = min(max_backoff_s, 0.2 * 2**failures) * random.uniform(0.5, 1.0)
-                log.warning("elasticsearch unavailable (%s); retrying in %.1fs", error, delay)
-                if stop is not None and stop.wait(delay):
-                    raise
-                if stop is None:
-                    time.sleep(delay)
+        """Write, retrying while Elasticsearch is unavailable, so nothing is skipped."""
+        return retry_while_unavailable(lambda: self.write(actions), stop=stop, retry=retry)
 
     def search(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The raw response, or None while the index does not exist yet."""

@@ -65,6 +65,13 @@ def conflict(detail: str) -> Problem:
     return Problem(409, "Conflict", detail)
 
 
+def unavailable(
+    detail: str = "a dependency is briefly unavailable; retry", retry_after_s: int = 1
+) -> Problem:
+    """503 with `Retry-After`: the request was fine, a server behind the API is not (yet)."""
+    return Problem(503, "Service Unavailable", detail, headers={"Retry-After": str(retry_after_s)})
+
+
 def validation_problem(error: ValidationError, *, location: str = "") -> Problem:
     """422 naming every invalid field (dotted paths, prefixed by `location` for query or path)."""
     errors = [
@@ -108,12 +115,7 @@ def install_problem_handlers(app: Flask) -> None:
     @app.errorhandler(TransientError)
     def _unavailable(error: TransientError) -> Response:
         log.warning("answering 503: %s", error)
-        return Problem(
-            503,
-            "Service Unavailable",
-            "a dependency is briefly unavailable; retry",
-            headers={"Retry-After": "1"},
-        ).response()
+        return unavailable().response()
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

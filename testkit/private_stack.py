@@ -75,6 +75,19 @@ class PrivateServer:
         os.killpg(pid, signal.SIGKILL)
         wait_for(lambda: not _group_alive(pid), 60, f"private {self.name} to die")
 
+    def freeze(self) -> None:
+        """SIGSTOP the server's process group: alive, its port still taking connections (into
+        the kernel's backlog), answering nothing, as in a long GC pause or a hung host."""
+        pid = self.pid
+        assert pid is not None, f"private {self.name} is not running"
+        os.killpg(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: a frozen server carries on where it stopped."""
+        pid = self.pid
+        assert pid is not None, f"private {self.name} is not running"
+        os.killpg(pid, signal.SIGCONT)
+
     def log_tail(self, lines: int = 40) -> str:
         log = self.state_dir / "logs" / f"{self.name}.log"
         if not log.exists():
@@ -157,6 +170,9 @@ def private_stack(components: Iterable[str] = COMPONENTS) -> Iterator[PrivateSta
         "ES_PORT": str(stack.ports["elasticsearch"]),
         "ES_TRANSPORT_PORT": str(stack.ports["elasticsearch_transport"]),
         "ES_BASE": str(root / "elasticsearch"),
+        # A node (re)started beside other test suites on 2 cores took over the script's own
+        # 120 s; PrivateServer.up waits 300 s for the script.
+        "ES_START_TIMEOUT": os.environ.get("ES_START_TIMEOUT", "280"),
     }
     try:
         for name in names:

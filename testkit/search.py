@@ -1,5 +1,6 @@
 """The search indexer as a real faust process, on a topic namespace, index alias and consumer
-group of its own, with its search API beside it: for e2e tests and benchmarks."""
+group of its own, with its search API beside it (in the test's process, or served by gunicorn
+as `make up` runs it): for e2e tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import cast
 
+import requests
 from elasticsearch import NotFoundError
 
 from eventing import topics
@@ -22,29 +24,39 @@ from eventing.operations import group_lag
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
 from search_indexer.api import build_app
-from search_indexer.config import Settings
+from search_indexer.config import load_settings
 from search_indexer.index import ProductIndex, SearchUnavailable, client
-from testkit.shop import REPO
+from testkit.conditions import wait_for
+from testkit.shop import REPO, free_port
 
 
 class Indexer:
     """The faust worker as a process, on a namespace, alias and consumer group of its own."""
 
-    def __init__(self, kafka: KafkaSettings | None = None, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        extra_env: dict[str, str] | None = None,
+        elasticsearch_url: str | None = None,
+    ):
         """kafka: the topic namespace to index (by default one of its own, to be created by
-        the caller); extra_env: more environment for the worker (tracing, say)."""
+        the caller); extra_env: more environment for the worker (tracing, say);
+        elasticsearch_url: another node than the search settings' own (a private stack's)."""
         unique = uuid.uuid4().hex[:8]
         self.kafka = kafka or KafkaSettings.from_env(
             client_id="search-e2e", topic_namespace=f"s{unique}."
         )
-        self.settings = Settings(
+        self.settings = load_settings(
             index_alias=f"products-{unique}",
             consumer_group=f"search-indexer-{unique}",
             batch_within_s=0.1,
+            **({"elasticsearch_url": elasticsearch_url} if elasticsearch_url else {}),
         )
         self.env = {
             **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "KAFKA_TOPIC_NAMESPACE": self.kafka.topic_namespace,
+            "SEARCH_ELASTICSEARCH_URL": self.settings.elasticsearch_url,
             "SEARCH_INDEX_ALIAS": self.settings.index_alias,
             "SEARCH_CONSUMER_GROUP": self.settings.consumer_group,
             "SEARCH_BATCH_WITHIN_S": "0.1",
@@ -58,6 +70,8 @@ class Indexer:
         self.search_client = build_app(self.settings, self.index).test_client()
         self.publisher = KafkaPublisher(self.kafka)
         self.process: subprocess.Popen | None = None
+        self.api_process: subprocess.Popen | None = None
+        self.api_url = ""
         self.log = Path(tempfile.mkdtemp(prefix="search-e2e-")) / "indexer.log"
 
     def start(self) -> None:
@@ -71,6 +85,31 @@ class Indexer:
                 start_new_session=True,
             )
 
+    def start_api(self, timeout_s: float = 120.0) -> str:
+        """Serve the search API on this indexer's index as `make up` does (gunicorn,
+        `python -m search_indexer api`) on a free port; its URL, once it answers /healthz."""
+        port = free_port()
+        self.api_url = f"http://127.0.0.1:{port}"
+        with self.log.with_name("api.log").open("ab") as log:
+            self.api_process = subprocess.Popen(
+                [sys.executable, "-m", "search_indexer", "api"],
+                cwd=REPO,
+                env={**self.env, "SEARCH_PORT": str(port), "WEB_CONCURRENCY": "1"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for(self._api_alive, timeout_s, f"the search API at {self.api_url}")
+        return self.api_url
+
+    def _api_alive(self) -> bool:
+        assert self.api_process is not None
+        assert self.api_process.poll() is None, f"the search API exited; log: {self.log.parent}"
+        try:
+            return requests.get(f"{self.api_url}/healthz", timeout=5).ok
+        except requests.RequestException:
+            return False
+
     def kill(self) -> None:
         """SIGKILL: a crash, nothing flushed or committed on the way out."""
         assert self.process is not None, "start() the indexer before killing it"
@@ -78,13 +117,12 @@ class Indexer:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
+        _terminate(self.process)
 
     def close(self) -> None:
-        """Stop the worker and delete the indices it wrote."""
+        """Stop the worker (and the API) and delete the indices it wrote."""
         self.stop()
+        _terminate(self.api_process)
         for name in self.index.indices_behind_alias():
             self.index.delete_index(name)
 
@@ -122,3 +160,9 @@ class Indexer:
                     return result
             assert time.monotonic() < deadline, f"{what}; indexer log: {self.log}"
             time.sleep(0.2)
+
+
+def _terminate(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
