@@ -142,6 +142,13 @@ class DeadLetters:
         )
 
 
+def static_membership(settings: KafkaSettings) -> dict[str, object]:
+    """`group.instance.id` when the process has one (`KAFKA_GROUP_INSTANCE_ID`)."""
+    if not settings.group_instance_id:
+        return {}
+    return {"group.instance.id": settings.group_instance_id}
+
+
 class EventConsumer:
     release_check_interval_s = 1.0
     """How often a consumer holding keys asks whether an operator released one (a discard)."""
@@ -185,10 +192,12 @@ class EventConsumer:
             "enable.auto.offset.store": False,
             "auto.commit.interval.ms": 1000,
             "partition.assignment.strategy": "cooperative-sticky",
-            # A crashed worker's partitions move to the others (or to its restart) after
-            # 10 s instead of the default 45 s: sagas wait seconds, not their timeouts.
+            # A crashed worker that does not come back: its partitions move to the others
+            # after 10 s instead of the default 45 s. One that comes back under its static
+            # instance id (below) takes them back at once, without waiting for this.
             "session.timeout.ms": 10000,
             "heartbeat.interval.ms": 1000,
+            **static_membership(settings),
             **(extra_config or {}),
         }
         self.processed = 0
@@ -219,8 +228,23 @@ class EventConsumer:
             self.close()
 
     def close(self) -> None:
+        """Commit and leave the group. A static member does not leave on `close()` alone
+        (KIP-345: its partitions would wait a session timeout for it), so it unsubscribes
+        first: a worker stopped on purpose hands its partitions over at once, and its group is
+        empty as soon as its last worker stopped (which a replay needs)."""
         self._commit_stored()
+        if "group.instance.id" in self._config:
+            self._leave_group()
         self._consumer.close()
+
+    def _leave_group(self, patience_s: float = 5.0) -> None:
+        """Unsubscribe and serve the revocation: librdkafka sends the LeaveGroup once it has
+        run, which `close()` alone would not wait for. A message fetched meanwhile is not
+        handled (its offset is not stored), so the next member gets it."""
+        self._consumer.unsubscribe()
+        deadline = time.monotonic() + patience_s
+        while self._consumer.assignment() and time.monotonic() < deadline:
+            self._consumer.poll(0.1)
 
     def _process(self, message: Message) -> None:
         partition = (topic_of(message), partition_of(message))
