@@ -151,3 +151,26 @@ def test_a_static_member_stopped_on_purpose_leaves_its_group_at_once(published, 
         LONG_SESSION_MS / 1000 / 2,
         "the stopped static member to leave its group",
     )
+
+
+def test_a_static_member_that_never_comes_back_is_replaced_within_its_session_timeout(published):
+    """The shop's session timeout (10 s) bounds how long a crashed worker's partitions wait:
+    the other member takes them over well before librdkafka's default of 45 s would."""
+    engine, topic = published
+    group = f"group-{uuid.uuid4().hex[:8]}"
+    survivor = start_consumer(engine, topic, group, instance_id="ledger-worker-1")
+    crashed = start_consumer(engine, topic, group, instance_id="ledger-worker-2")
+    try:
+        wait_for(lambda: ledger.applied_count(engine) >= 30, 60, "the members to start")
+        crashed.kill()
+        crashed.wait(timeout=30)
+        wait_for(
+            lambda: ledger.applied_count(engine) >= EVENTS,
+            45,
+            "the surviving member to take over the crashed one's partitions",
+        )
+    finally:
+        survivor.send_signal(signal.SIGTERM)
+        assert survivor.wait(timeout=30) == 0, survivor.stderr.read()
+    rows = ledger.applied_rows(engine)
+    assert len(rows) == EVENTS == len(set(rows)), "each event applied exactly once"
