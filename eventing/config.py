@@ -18,6 +18,13 @@ class KafkaSettings(BaseSettings):
     topic_namespace: str = ""
     """Prefix of every topic name (`KAFKA_TOPIC_NAMESPACE`): lets tests, or a second shop, share
     one cluster without seeing each other's messages. Empty for the shop itself."""
+    group_instance_id: str = ""
+    """This process's static membership of its consumer group (`KAFKA_GROUP_INSTANCE_ID`,
+    KIP-345): its deployable name and instance number, e.g. `order_service-worker-1`, set by
+    whatever starts the process (infra/services/ctl, docker-compose.yml, testkit.shop). A worker
+    killed and started again under the same id takes its partitions back at once instead of
+    waiting for the group to notice the old member is gone. Two live processes must never share
+    one: the later fences the earlier, whose consumer then fails. Empty: a dynamic member."""
 
     def qualify(self, topic: str) -> str:
         """The topic's name on the broker."""

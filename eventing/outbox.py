@@ -134,7 +134,7 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_poll_s: float = 2.0,
-        max_backoff_s: float = 10.0,
+        max_backoff_s: float = 2.0,
         keep_published: timedelta = timedelta(days=7),
         meter_provider: MeterProvider | None = None,
     ):
@@ -362,6 +362,9 @@ class OutboxRelay:
             self.notifications.close()
 
     def _run(self, stop: threading.Event, prune_every_s: float) -> None:
+        """The backoff is capped at `max_backoff_s` (2 s) because it is also how late the relay
+        may notice that its database or the broker is back, and sleeping through a healed
+        outage delays every checkout behind it."""
         failures = 0
         next_prune = time.monotonic()
         while not stop.is_set():

@@ -7,9 +7,11 @@ from typing import Any
 
 from flask import Flask, Response, json
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from eventing.db_errors import is_transient
 from eventing.errors import TransientError
 
 log = logging.getLogger(__name__)
@@ -113,9 +115,20 @@ def install_problem_handlers(app: Flask) -> None:
         ).response()
 
     @app.errorhandler(TransientError)
-    def _unavailable(error: TransientError) -> Response:
+    def _unavailable(error: Exception) -> Response:
         log.warning("answering 503: %s", error)
         return unavailable().response()
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeoutError)
+    def _database_error(error: Exception) -> Response:
+        """A query that met the database down (refused, restarting, a connection it dropped):
+        the same 503 as a TransientError, whichever layer it surfaced in. Reads go straight
+        through the session, not through the unit of work's translated commit."""
+        if is_transient(error):
+            return _unavailable(error)
+        return _unexpected(error)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

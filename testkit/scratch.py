@@ -38,7 +38,10 @@ def scratch_database(
     """An engine on a new, empty PostgreSQL database (of the server `url_template` names),
     dropped on exit."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(sqlalchemy_url("postgres", url_template), isolation_level="AUTOCOMMIT")
+    # Pinged: a failure drill may have restarted the server since the database was created.
+    admin = sa.create_engine(
+        sqlalchemy_url("postgres", url_template), isolation_level="AUTOCOMMIT", pool_pre_ping=True
+    )
     with admin.connect() as connection:
         connection.execute(sa.text(f"CREATE DATABASE {name}"))
     engine = sa.create_engine(

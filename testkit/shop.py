@@ -102,13 +102,14 @@ class Shop:
 
     def start(self, name: str) -> None:
         """Start `package:role`, or a further instance of it as `package:role:instance`."""
-        package, role = name.split(":")[:2]
+        package, role, *instance = name.split(":")
         log = (self.logs / f"{name.replace(':', '-')}.log").open("ab")
         api_workers = ["--workers", self.env["WEB_CONCURRENCY"]] if role == "api" else []
+        env = {**self.env, **group_membership(package, role, instance[0] if instance else "1")}
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", package, role, *api_workers],
             cwd=REPO,
-            env=self.env,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -152,6 +153,14 @@ class Shop:
         for path in sorted(self.logs.glob("*.log")):
             parts.append(f"--- {path.name}\n" + "\n".join(path.read_text().splitlines()[-lines:]))
         return "\n".join(parts)
+
+
+def group_membership(package: str, role: str, instance: str) -> dict[str, str]:
+    """A worker's static consumer-group instance id, the same after every restart (as
+    infra/services/ctl gives each worker): `sagas:worker:2` is `sagas-worker-2`."""
+    if role != "worker":
+        return {}
+    return {"KAFKA_GROUP_INSTANCE_ID": f"{package}-worker-{instance}"}
 
 
 @dataclass(frozen=True)

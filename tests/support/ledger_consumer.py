@@ -1,7 +1,8 @@
 """A ledger consumer process (slow on purpose), for shutdown and rebalance tests.
 
-Usage: python -m tests.support.ledger_consumer DATABASE_URL TOPIC GROUP
-Exits 0 after SIGTERM once the message in hand is applied and offsets are committed.
+Usage: python -m tests.support.ledger_consumer DATABASE_URL TOPIC GROUP [SESSION_TIMEOUT_MS]
+A static member of GROUP when `KAFKA_GROUP_INSTANCE_ID` is set. Exits 0 after SIGTERM once the
+message in hand is applied and offsets are committed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from testkit import ledger
 
 
 def main() -> int:
-    url, topic, group = sys.argv[1:4]
+    url, topic, group, *session_timeout_ms = sys.argv[1:]
     apply = ledger.applying_handler(sa.create_engine(url))
 
     def slow_apply(decoded) -> None:
@@ -31,6 +32,9 @@ def main() -> int:
         topics=[topic],
         handler=slow_apply,
         registry=ledger.registry,
+        extra_config={"session.timeout.ms": int(session_timeout_ms[0])}
+        if session_timeout_ms
+        else {},
     )
     print("ready", flush=True)
     return run_until_signalled({"consumer": consumer.run})
