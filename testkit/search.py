@@ -30,21 +30,37 @@ from testkit.shop import REPO
 class Indexer:
     """The faust worker as a process, on a namespace, alias and consumer group of its own."""
 
-    def __init__(self, kafka: KafkaSettings | None = None, extra_env: dict[str, str] | None = None):
-        """kafka: the topic namespace to index (by default one of its own, to be created by
-        the caller); extra_env: more environment for the worker (tracing, say)."""
+    def __init__(
+        self,
+        kafka: KafkaSettings | None = None,
+        extra_env: dict[str, str] | None = None,
+        *,
+        elasticsearch_url: str | None = None,
+        index_alias: str | None = None,
+    ):
+        """kafka: the topic namespace (and broker) to index (by default a namespace of its own,
+        to be created by the caller, on the local broker); extra_env: more environment for the
+        worker (tracing, say); elasticsearch_url: another node than the settings' own (a private
+        stack's); index_alias: the alias to write, to share it with a shop's search API (by
+        default one of its own)."""
         unique = uuid.uuid4().hex[:8]
         self.kafka = kafka or KafkaSettings.from_env(
             client_id="search-e2e", topic_namespace=f"s{unique}."
         )
         self.settings = Settings(
-            index_alias=f"products-{unique}",
+            index_alias=index_alias or f"products-{unique}",
             consumer_group=f"search-indexer-{unique}",
             batch_within_s=0.1,
         )
+        if elasticsearch_url:
+            self.settings = self.settings.model_copy(
+                update={"elasticsearch_url": elasticsearch_url}
+            )
         self.env = {
             **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
             "KAFKA_TOPIC_NAMESPACE": self.kafka.topic_namespace,
+            "SEARCH_ELASTICSEARCH_URL": self.settings.elasticsearch_url,
             "SEARCH_INDEX_ALIAS": self.settings.index_alias,
             "SEARCH_CONSUMER_GROUP": self.settings.consumer_group,
             "SEARCH_BATCH_WITHIN_S": "0.1",
@@ -111,6 +127,13 @@ class Indexer:
             if lag.topic == products
         ]
         return bool(lags) and all(lag.lag == 0 for lag in lags)
+
+    def indexed_versions(self, skus: list[str]) -> dict[str, int]:
+        """sku -> the version of its search document as a search sees it now (no refresh: the
+        index's own interval); a product not indexed is absent."""
+        query = {"query": {"terms": {"sku": skus}}, "size": len(skus), "_source": ["version"]}
+        response = self.index.search(query) or {"hits": {"hits": []}}
+        return {hit["_id"]: hit["_source"]["version"] for hit in response["hits"]["hits"]}
 
     def wait_for(self, condition, what: str, timeout_s: float = 90.0):
         deadline = time.monotonic() + timeout_s
