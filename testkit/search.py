@@ -4,6 +4,7 @@ group of its own, with its search API beside it: for e2e tests and benchmarks.""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -72,9 +73,14 @@ class Indexer:
             client(self.settings.elasticsearch_url), self.settings.index_alias
         )
         self.search_client = build_app(self.settings, self.index).test_client()
-        self.publisher = KafkaPublisher(self.kafka)
         self.process: subprocess.Popen | None = None
         self.log = Path(tempfile.mkdtemp(prefix="search-e2e-")) / "indexer.log"
+
+    @functools.cached_property
+    def publisher(self) -> KafkaPublisher:
+        """Made on first use: an indexer fed by a shop never publishes, and an idle producer
+        would go on calling a private broker after the drill has stopped it."""
+        return KafkaPublisher(self.kafka)
 
     def start(self) -> None:
         with self.log.open("ab") as log:
