@@ -36,9 +36,14 @@ def scratch_database(
     pool_size: int = 10, url_template: str = POSTGRES_URL_TEMPLATE
 ) -> Iterator[sa.Engine]:
     """An engine on a new, empty PostgreSQL database (of the server `url_template` names),
-    dropped on exit."""
+    dropped on exit. The drop connects afresh: a drill may have restarted the server since
+    the database was created, and a pooled connection would be dead."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(sqlalchemy_url("postgres", url_template), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        sqlalchemy_url("postgres", url_template),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.NullPool,
+    )
     with admin.connect() as connection:
         connection.execute(sa.text(f"CREATE DATABASE {name}"))
     engine = sa.create_engine(
