@@ -505,7 +505,23 @@ def main() -> None:
             sustained = sustained_rate(drill.shop, args.calibrate_clients, args.calibrate_seconds)
             print(f"sustained: {sustained['checkouts_per_s']:.1f} checkouts/s", flush=True)
             rates = [round(sustained["checkouts_per_s"] * f, 1) for f in args.fractions]
-        runs = []
+        result = {
+            "workload": {
+                **vars(args),
+                "faults": [fault.name for fault in faults],
+                "mix": MIX,
+                "catalogue": CATALOGUE_SIZE,
+                "stock": STOCK,
+            },
+            "saga_timeouts_s": {
+                name: drill.shop.env[f"SAGAS_{name.upper()}"]
+                for name in ("reply_timeout_s", "payment_timeout_s", "retry_base_delay_s")
+            },
+            "sustained": sustained,
+            "rates": rates,
+            "runs": [],
+            "processes_restarted_between_runs": drill.restarted_processes,
+        }
         for rate in rates:
             plan = DrillPlan(
                 rate_per_s=rate,
@@ -516,29 +532,12 @@ def main() -> None:
                 seed=args.seed,
             )
             for fault in faults:
-                runs.append(drill.run(fault, plan))
-                with_relative_approvals(runs)
-                print(" ".join(table_row(runs[-1])), flush=True)
-        restarted = drill.restarted_processes
+                result["runs"].append(drill.run(fault, plan))
+                with_relative_approvals(result["runs"])
+                print(" ".join(table_row(result["runs"][-1])), flush=True)
+                write_result("drill", result)  # what is done so far survives a failed run
 
-    result = {
-        "workload": {
-            **vars(args),
-            "faults": [fault.name for fault in faults],
-            "mix": MIX,
-            "catalogue": CATALOGUE_SIZE,
-            "stock": STOCK,
-        },
-        "saga_timeouts_s": {
-            name: drill.shop.env[f"SAGAS_{name.upper()}"]
-            for name in ("reply_timeout_s", "payment_timeout_s", "retry_base_delay_s")
-        },
-        "sustained": sustained,
-        "rates": rates,
-        "runs": runs,
-        "processes_restarted_between_runs": restarted,
-    }
-    print_table("fault drill", [table_row(run) for run in runs])
+    print_table("fault drill", [table_row(run) for run in result["runs"]])
     print(f"written to {write_result('drill', result)}")
 
 

@@ -100,9 +100,14 @@ class Indexer:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the worker has not stopped within 30 s (a faust worker
+        waiting on an Elasticsearch that is down did not)."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
     def close(self) -> None:
         """Stop the worker and delete the indices it wrote."""
