@@ -26,6 +26,12 @@ def test_a_shop_completing_at_the_arrival_rate_at_once_recovered_in_no_time():
     assert recovery_s(checkouts, START + 10, rate_per_s=2.0) == 0.0
 
 
+def test_at_a_rate_that_is_no_whole_number_per_window_a_steady_shop_has_recovered():
+    checkouts = steady(2.5, START, START + 30)  # 12 or 13 in every 5 s window
+
+    assert recovery_s(checkouts, START + 10.2, rate_per_s=2.5) == 0.0
+
+
 def test_recovery_runs_to_the_first_window_completing_at_the_arrival_rate():
     stalled_until = START + 20
     checkouts = steady(2.0, START, START + 10) + steady(2.0, stalled_until, START + 40)
