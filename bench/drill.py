@@ -145,16 +145,16 @@ def drill_shop_options(servers: Servers) -> ShopOptions:
 
 class OpenLoad:
     """Arrivals every 1/rate s from `start`, each placed by the next free client thread, until
-    `end_at` (which the drill moves once it knows when the restart was done)."""
+    `end_at`: open-ended until the drill knows when the restart was done and sets it."""
 
-    def __init__(self, storefront: Storefront, plan: DrillPlan, start: float, end_at: float):
+    def __init__(self, storefront: Storefront, plan: DrillPlan, start: float):
         self._storefront = storefront
         self._rate = plan.rate_per_s
         self._kinds = random.Random(plan.seed)
         self._next = 0
         self._lock = threading.Lock()
         self.start = start
-        self.end_at = end_at
+        self.end_at = math.inf
         self.checkouts: list[Checkout] = []
         self._threads = [threading.Thread(target=self._client) for _ in range(plan.clients)]
         for thread in self._threads:
@@ -231,11 +231,14 @@ class Drill:
         storefront, stock = self._catalogue()
         warm = self._warm_up(storefront, list(stock))
         start = time.time() + 1.0
-        reference_restart = start + plan.fault_at_s
-        load = OpenLoad(storefront, plan, start, reference_restart + plan.after_restart_s)
+        load = OpenLoad(storefront, plan, start)
         probe = SearchProbe(self.shop)
         time.sleep(max(0.0, start + plan.fault_at_s - time.time()))  # the drill's input
-        times = self._inject(fault, plan.outage_s)
+        try:
+            times = self._inject(fault, plan.outage_s)
+        except BaseException:
+            load.end_at = 0.0  # the run is lost (a server that did not come back): no more arrivals
+            raise
         load.end_at = times.restarted_at + plan.after_restart_s
         checkouts = load.join()
         load_end = time.time()
