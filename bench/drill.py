@@ -451,7 +451,7 @@ def with_relative_approvals(runs: list[dict]) -> list[dict]:
 
 def table_row(run: dict) -> tuple[str, str]:
     recovery = run["recovery_s"]
-    relative = run["approved_vs_no_fault"]
+    relative = run.get("approved_vs_no_fault")
     invariants = run["invariants"]
     broken = invariants["violations"] + invariants["not_ended"]
     search = run["search"]
