@@ -6,10 +6,12 @@ invariants hold, search catches up, and nearly every order that would have been 
 without the fault is approved.
 
 The bound on approvals is 0.9 of the no-fault run, not the issue's goal of 0.95: a run here has
-40 to 80 `tok_visa` orders, so 0.95 would fail on two or three orders caught at the edge of the
-outage on a loaded 2-core machine. It holds once sagas count their deadlines from when a command
-was published and retry a step before compensating, and the clients reconnect (issue 15); on
-the code before that it fails, as the drill's "before" figures in bench/README.md show.
+45 to 115 `tok_visa` orders, and on a loaded 2-core machine a few caught at the edge of an
+outage may still time out once sagas count their deadlines from when a command was published
+and retry a step before compensating, and the clients reconnect (issue 15). On the code before
+those fixes this file passed once (every fault 1.00, the machine quiet) and failed once on a
+loaded machine (the payment worker: 40 of 45, 0.89); the full-size drill (bench.drill, 30 s
+outages) shows the problem plainly, see bench/README.md.
 """
 
 from __future__ import annotations
