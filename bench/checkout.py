@@ -54,10 +54,20 @@ from testkit.shop import Shop, ShopOptions, run_shop
 
 PARTITIONS = 4
 CATALOGUE_SIZE = 50
+#: How each kind of checkout must end: the terminal event's type and rejection reason.
 EXPECTED = {
     "approved": ("OrderApproved", None),
     "declined": ("OrderRejected", "PAYMENT_DECLINED"),
+    "insufficient_funds": ("OrderRejected", "INSUFFICIENT_FUNDS"),
+    "timeout": ("OrderRejected", "TIMEOUT"),
     "out_of_stock": ("OrderRejected", "OUT_OF_STOCK"),
+}
+PAYMENT_METHODS = {
+    "approved": "tok_visa",
+    "declined": "tok_declined",
+    "insufficient_funds": "tok_insufficient_funds",
+    "timeout": "tok_timeout",  # the processor never answers: the saga times out
+    "out_of_stock": "tok_visa",
 }
 MIX = ["approved"] * 8 + ["declined", "out_of_stock"]
 
@@ -136,7 +146,9 @@ def _timestamp(iso: str) -> float:
 class Storefront:
     """The storefront's side of the HTTP contract, one keep-alive session per thread."""
 
-    def __init__(self, shop: Shop, skus: list[str], scarce_sku: str) -> None:
+    def __init__(self, shop: Shop, skus: list[str], scarce_sku: str | None = None) -> None:
+        """Orders of every kind but `out_of_stock` take one unit of the next of `skus`; those
+        of `out_of_stock` two of `scarce_sku` (a product with one)."""
         self._shop = shop
         self._skus = skus
         self._scarce = scarce_sku
@@ -154,18 +166,24 @@ class Storefront:
     def order_body(self, kind: str) -> dict:
         n = next(self._next)
         if kind == "out_of_stock":
+            assert self._scarce is not None, "out_of_stock checkouts need a scarce sku"
             sku, quantity = self._scarce, 2
         else:
             with self._sku_lock:
                 sku, quantity = next(self._sku_cycle), 1
         return {
             "customer_id": f"bench-{n % 100}",
-            "payment_method": "tok_declined" if kind == "declined" else "tok_visa",
+            "payment_method": PAYMENT_METHODS[kind],
             "items": [{"sku": sku, "quantity": quantity}],
         }
 
-    def place(self, checkout: Checkout, deadline: float | None = None) -> None:
-        """POST /orders; while the order service has not heard of a sku yet (422), retry."""
+    def place(
+        self, checkout: Checkout, deadline: float | None = None, *, ride_out_outages: bool = False
+    ) -> None:
+        """POST /orders; while the order service has not heard of a sku yet (422), retry until
+        `deadline` (monotonic). With `ride_out_outages`, also retry until then while the order
+        service cannot answer (connection refused or timed out, or a 5xx), as a storefront
+        would through a restart: the Idempotency-Key makes every resend the same order."""
         attempts = itertools.count()
         body = self.order_body(checkout.kind)
         key = str(uuid.uuid4())
@@ -177,8 +195,11 @@ class Storefront:
                     headers={"Idempotency-Key": key},
                     timeout=30,
                 )
-            except requests.ConnectionError:
-                if next(attempts) >= 3:
+            except requests.RequestException as error:
+                if ride_out_outages and deadline is not None and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                if not isinstance(error, requests.ConnectionError) or next(attempts) >= 3:
                     raise
                 # A kept-alive connection the server closed meanwhile: the idempotency key
                 # makes sending again safe, as it is for any storefront.
@@ -186,9 +207,12 @@ class Storefront:
             if response.status_code in (200, 202):
                 checkout.order_id = response.json()["order_id"]
                 return
-            if response.status_code != 422 or deadline is None or time.monotonic() > deadline:
+            retriable = response.status_code == 422 or (
+                ride_out_outages and response.status_code >= 500
+            )
+            if not retriable or deadline is None or time.monotonic() > deadline:
                 raise RuntimeError(f"POST /orders: {response.status_code} {response.text}")
-            time.sleep(0.2)
+            time.sleep(0.2 if response.status_code == 422 else 0.5)
 
     def create_product(self, sku: str, stock: int) -> None:
         response = self._shop.post_product(sku, stock=stock, category="bench", http=self._session)

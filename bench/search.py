@@ -94,22 +94,15 @@ def lag(rate: float, seconds: float, products: int) -> dict[str, float]:
         skus = [f"L-{uuid.uuid4().hex[:6]}-{n:03d}" for n in range(products)]
         for sku in skus:
             shop.post_product(sku, stock=10, category="bench", http=http).raise_for_status()
-        query = {"query": {"terms": {"sku": skus}}, "size": products, "_source": ["version"]}
         indexer.wait_for(
-            lambda: len(_indexed_versions(indexer, query)) == products,
+            lambda: len(indexer.indexed_versions(skus)) == products,
             "the products to update are searchable",
             timeout_s=120,
         )
-        return _measure_lag(shop, indexer, http, skus, rate, seconds, query)
+        return _measure_lag(shop, indexer, http, skus, rate, seconds)
 
 
-def _indexed_versions(indexer: Indexer, query: dict) -> dict[str, int]:
-    """sku -> the version Elasticsearch returns for it now."""
-    response = indexer.index.search(query) or {"hits": {"hits": []}}
-    return {hit["_id"]: hit["_source"]["version"] for hit in response["hits"]["hits"]}
-
-
-def _measure_lag(shop, indexer, http, skus, rate, seconds, query) -> dict[str, float]:
+def _measure_lag(shop, indexer, http, skus, rate, seconds) -> dict[str, float]:
     total = int(rate * seconds)
     committed: dict[tuple[str, int], float] = {}
     seen: dict[tuple[str, int], float] = {}
@@ -119,7 +112,7 @@ def _measure_lag(shop, indexer, http, skus, rate, seconds, query) -> dict[str, f
     def poll() -> None:
         give_up = None
         while True:
-            versions = _indexed_versions(indexer, query)
+            versions = indexer.indexed_versions(skus)
             now = time.perf_counter()
             with lock:
                 for sku, version in committed.keys() - seen.keys():

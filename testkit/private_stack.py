@@ -25,6 +25,7 @@ from testkit.shop import Servers, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ("postgres", "kafka", "elasticsearch")
+SERVER_START_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -34,7 +35,7 @@ class PrivateServer:
     name: str
     env: dict[str, str]
     state_dir: Path
-    start_timeout_s: float = 300.0
+    start_timeout_s: float = SERVER_START_TIMEOUT_S
 
     def up(self) -> float:
         """Start the server (again) and wait until it is healthy; returns the seconds it took."""
@@ -170,9 +171,12 @@ def private_stack(components: Iterable[str] = COMPONENTS) -> Iterator[PrivateSta
         "ES_PORT": str(stack.ports["elasticsearch"]),
         "ES_TRANSPORT_PORT": str(stack.ports["elasticsearch_transport"]),
         "ES_BASE": str(root / "elasticsearch"),
-        # A node (re)started beside other test suites on 2 cores took over the script's own
-        # 120 s; PrivateServer.up waits 300 s for the script.
-        "ES_START_TIMEOUT": os.environ.get("ES_START_TIMEOUT", "280"),
+        # The scripts wait for their server as long as `up()` waits for them: restarting
+        # Elasticsearch on a loaded 2-core machine took longer than its script's 120 s.
+        **{
+            f"{name}_START_TIMEOUT": str(int(SERVER_START_TIMEOUT_S) - 20)
+            for name in ("POSTGRES", "KAFKA", "ES")
+        },
     }
     try:
         for name in names:

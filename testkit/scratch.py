@@ -36,11 +36,13 @@ def scratch_database(
     pool_size: int = 10, url_template: str = POSTGRES_URL_TEMPLATE
 ) -> Iterator[sa.Engine]:
     """An engine on a new, empty PostgreSQL database (of the server `url_template` names),
-    dropped on exit."""
+    dropped on exit. The drop connects afresh: a drill may have restarted the server since
+    the database was created, and a pooled connection would be dead."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    # Pinged: a failure drill may have restarted the server since the database was created.
     admin = sa.create_engine(
-        sqlalchemy_url("postgres", url_template), isolation_level="AUTOCOMMIT", pool_pre_ping=True
+        sqlalchemy_url("postgres", url_template),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.NullPool,
     )
     with admin.connect() as connection:
         connection.execute(sa.text(f"CREATE DATABASE {name}"))

@@ -5,6 +5,7 @@ as `make up` runs it): for e2e tests and benchmarks."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -37,17 +38,21 @@ class Indexer:
         self,
         kafka: KafkaSettings | None = None,
         extra_env: dict[str, str] | None = None,
+        *,
         elasticsearch_url: str | None = None,
+        index_alias: str | None = None,
     ):
-        """kafka: the topic namespace to index (by default one of its own, to be created by
-        the caller); extra_env: more environment for the worker (tracing, say);
-        elasticsearch_url: another node than the search settings' own (a private stack's)."""
+        """kafka: the topic namespace (and broker) to index (by default a namespace of its own,
+        to be created by the caller, on the local broker); extra_env: more environment for the
+        worker (tracing, say); elasticsearch_url: another node than the settings' own (a private
+        stack's); index_alias: the alias to write, to share it with a shop's search API (by
+        default one of its own)."""
         unique = uuid.uuid4().hex[:8]
         self.kafka = kafka or KafkaSettings.from_env(
             client_id="search-e2e", topic_namespace=f"s{unique}."
         )
         self.settings = load_settings(
-            index_alias=f"products-{unique}",
+            index_alias=index_alias or f"products-{unique}",
             consumer_group=f"search-indexer-{unique}",
             batch_within_s=0.1,
             **({"elasticsearch_url": elasticsearch_url} if elasticsearch_url else {}),
@@ -68,11 +73,16 @@ class Indexer:
             client(self.settings.elasticsearch_url), self.settings.index_alias
         )
         self.search_client = build_app(self.settings, self.index).test_client()
-        self.publisher = KafkaPublisher(self.kafka)
         self.process: subprocess.Popen | None = None
         self.api_process: subprocess.Popen | None = None
         self.api_url = ""
         self.log = Path(tempfile.mkdtemp(prefix="search-e2e-")) / "indexer.log"
+
+    @functools.cached_property
+    def publisher(self) -> KafkaPublisher:
+        """Made on first use: an indexer fed by a shop never publishes, and an idle producer
+        would go on calling a private broker after the drill has stopped it."""
+        return KafkaPublisher(self.kafka)
 
     def start(self) -> None:
         with self.log.open("ab") as log:
@@ -150,6 +160,13 @@ class Indexer:
         ]
         return bool(lags) and all(lag.lag == 0 for lag in lags)
 
+    def indexed_versions(self, skus: list[str]) -> dict[str, int]:
+        """sku -> the version of its search document as a search sees it now (no refresh: the
+        index's own interval); a product not indexed is absent."""
+        query = {"query": {"terms": {"sku": skus}}, "size": len(skus), "_source": ["version"]}
+        response = self.index.search(query) or {"hits": {"hits": []}}
+        return {hit["_id"]: hit["_source"]["version"] for hit in response["hits"]["hits"]}
+
     def wait_for(self, condition, what: str, timeout_s: float = 90.0):
         deadline = time.monotonic() + timeout_s
         while True:
@@ -163,6 +180,12 @@ class Indexer:
 
 
 def _terminate(process: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL if the process has not stopped within 30 s (a faust worker
+    waiting on an Elasticsearch that is down once did not)."""
     if process and process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from testkit.shop import ADMIN, ShopOptions, run_shop
-from tests.e2e.storefront import (
+from testkit.storefront import (
     assert_invariants,
     checkout,
     create_product,

@@ -30,7 +30,7 @@ from testkit.conditions import wait_for
 from testkit.console import RunningConsole, chromium_path, start_console
 from testkit.search import Indexer
 from testkit.shop import Shop, ShopOptions, run_shop
-from tests.e2e.storefront import create_product, order, place_order, product, wait_terminal
+from testkit.storefront import create_product, order, place_order, product, wait_terminal
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")

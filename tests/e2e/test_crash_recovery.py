@@ -12,7 +12,7 @@ from contextlib import ExitStack
 import pytest
 
 from testkit.shop import ShopOptions, run_shop
-from tests.e2e.storefront import (
+from testkit.storefront import (
     assert_invariants,
     assert_stock_conserved,
     create_product,

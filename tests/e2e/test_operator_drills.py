@@ -14,7 +14,7 @@ import requests
 from testkit.cli import run_shopctl
 from testkit.conditions import wait_for
 from testkit.shop import REPO, ShopOptions, run_shop
-from tests.e2e.storefront import (
+from testkit.storefront import (
     assert_invariants,
     create_product,
     order,

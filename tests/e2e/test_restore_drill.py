@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from testkit.shop import REPO, ShopOptions, run_shop
-from tests.e2e.storefront import create_product, payments, place_order, wait_terminal
+from testkit.storefront import create_product, payments, place_order, wait_terminal
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import requests
 
 from testkit.search import Indexer
 from testkit.shop import ShopOptions, run_shop
-from tests.e2e.storefront import create_product, new_sku, wait_terminal
+from testkit.storefront import create_product, new_sku, wait_terminal
 
 pytestmark = pytest.mark.e2e
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from testkit.shop import ShopOptions, run_shop
-from tests.e2e.storefront import (
+from testkit.storefront import (
     assert_invariants,
     assert_stock_conserved,
     create_product,
