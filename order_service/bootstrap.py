@@ -19,7 +19,9 @@ class OrderApp(ServiceRuntime[OrderUnitOfWork]):
     subscribed_topics = (topics.PRODUCTS, topics.SAGA_PROGRESS, topics.ORDER_COMMANDS)
 
     def api(self) -> Api:
-        return build_api(self.uow_factory)
+        return build_api(
+            self.uow_factory, lambda: self.settings.admin_token, self.customer_token_verifier()
+        )
 
     def handler(self) -> Handler:
         return message_handler(self.uow_factory)

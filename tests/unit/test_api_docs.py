@@ -9,6 +9,8 @@ import pytest
 from flask import Flask
 
 from servicekit.app import create_service_app
+from servicekit.customer_tokens import CustomerTokenVerifier
+from testkit.tokens import TokenIssuer
 
 
 def _apps() -> dict[str, Flask]:
@@ -19,13 +21,15 @@ def _apps() -> dict[str, Flask]:
     from search_indexer.config import Settings
     from search_indexer.index import ProductIndex, client
 
+    verifier = CustomerTokenVerifier.from_settings(TokenIssuer.create().settings())
+
     def never_called():  # the docs page opens no unit of work
         raise AssertionError("no unit of work is needed")
 
     return {
         "inventory": create_service_app(inventory_api(never_called, lambda: "token"), {}),
-        "order": create_service_app(order_api(never_called), {}),
-        "payment": create_service_app(payment_api(never_called), {}),
+        "order": create_service_app(order_api(never_called, lambda: "token", verifier), {}),
+        "payment": create_service_app(payment_api(never_called, lambda: "token", verifier), {}),
         "search": search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused")),
     }
 

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from servicekit.api import Api, HeaderParam
 from servicekit.app import create_service_app
+from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, Text, whole_number
 from servicekit.problems import not_found
+from testkit.tokens import TokenIssuer
 
 Quantity = Annotated[int, *whole_number(ge=1, le=1000)]
 
@@ -227,14 +229,16 @@ def _service_documents() -> dict[str, dict]:
     from search_indexer.config import Settings
     from search_indexer.index import ProductIndex, client
 
+    verifier = CustomerTokenVerifier.from_settings(TokenIssuer.create().settings())
+
     def never_called():  # building a document opens no unit of work
         raise AssertionError("no unit of work is needed")
 
     search = search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused"))
     return {
         "inventory": inventory_api(never_called, lambda: "token").openapi(),
-        "order": order_api(never_called).openapi(),
-        "payment": payment_api(never_called).openapi(),
+        "order": order_api(never_called, lambda: "token", verifier).openapi(),
+        "payment": payment_api(never_called, lambda: "token", verifier).openapi(),
         "search": search.test_client().get("/openapi.json").json,
     }
 
