@@ -5,6 +5,7 @@ Every command talks to the real stack, and on failure exits non-zero with one re
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -615,6 +616,47 @@ def audit_log(limit) -> None:
             entry.detail,
         )
     console.print(view)
+
+
+@cli.group()
+def token() -> None:
+    """Tokens for the local stack: a customer's, signed with its dev key, and the admin's."""
+
+
+@token.command("customer")
+@click.argument("customer_id")
+@click.option("--ttl", type=parse_duration, default="1h", show_default=True, help="valid for")
+def token_customer(customer_id: str, ttl: timedelta) -> None:
+    """Print a customer token for CUSTOMER_ID, signed with the dev key `make up` created
+    (CUSTOMER_TOKEN_SIGNING_KEY_FILE, CUSTOMER_TOKEN_ISSUER and CUSTOMER_TOKEN_AUDIENCE
+    change what signs it and what it claims).
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(shopctl token customer demo-customer)" \\
+        http://127.0.0.1:8000/orders
+    """
+    from servicekit.customer_tokens import CustomerTokenSettings, TokenSigner
+
+    try:
+        signer = TokenSigner.from_settings(CustomerTokenSettings())
+    except ValueError as error:
+        raise ShopctlError(str(error)) from None
+    click.echo(signer.customer_token(customer_id, ttl))
+
+
+@token.command("admin")
+def token_admin() -> None:
+    """Print the admin token the services use (ADMIN_TOKEN, or the local default).
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(shopctl token admin)" \\
+        "http://127.0.0.1:8000/orders?customer_id=demo-customer"
+    """
+    from servicekit.settings import DEV_ADMIN_TOKEN
+
+    click.echo(os.environ.get("ADMIN_TOKEN", DEV_ADMIN_TOKEN))
 
 
 @cli.group()
