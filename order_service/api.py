@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -133,6 +135,30 @@ def _unknown_products(error: UnknownProducts) -> Problem:
     )
 
 
+@dataclass(frozen=True)
+class OrderRateLimit:
+    """`POST /orders` a customer may send per window (the order service's settings)."""
+
+    orders: int
+    window_s: int
+
+    def check(self, uow_factory: Callable[[], OrderUnitOfWork], customer_id: str) -> None:
+        """Count the request (in its own transaction: a refused or failing order counts
+        too); a 429 with Retry-After beyond the limit."""
+        with uow_factory() as uow:
+            wait_s = uow.rate_limits.take(customer_id, self.orders, self.window_s)
+            uow.commit()
+        if wait_s is not None:
+            retry_after = max(math.ceil(wait_s), 1)
+            raise Problem(
+                429,
+                "Too Many Requests",
+                f"at most {self.orders} orders per {self.window_s} s for a customer; "
+                f"retry in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+
 def _ordering_customer(caller: Caller, body: NewOrder) -> str:
     """The customer an order is placed for: the token's, which a body may only repeat."""
     customer_id = caller.require_customer("placing an order")
@@ -162,6 +188,7 @@ def build_api(
     uow_factory: Callable[[], OrderUnitOfWork],
     admin_token: Callable[[], str],
     customer_tokens: CustomerTokenVerifier,
+    rate_limit: OrderRateLimit,
 ) -> Api:
     api = Api(
         "order-service",
@@ -187,11 +214,13 @@ def build_api(
             403: "the body's customer_id is not the token's sub, or the token is the admin's",
             409: "the Idempotency-Key was used with another body",
             422: "invalid values or unknown products",
+            429: "the customer's rate limit is reached (Retry-After says when to try again)",
         },
     )
     def place_order(body: NewOrder, caller: Caller):
         key = request.headers[IDEMPOTENCY_KEY.name]  # checked by the operation's declaration
         customer_id = _ordering_customer(caller, body)
+        rate_limit.check(uow_factory, customer_id)
         placed = body.model_dump() | {"customer_id": customer_id}
         with uow_factory() as uow:
             try:

@@ -223,6 +223,7 @@ def test_openapi_documents_every_route_with_its_schemas(client):
 
 def _service_documents() -> dict[str, dict]:
     from inventory_service.api import build_api as inventory_api
+    from order_service.api import OrderRateLimit
     from order_service.api import build_api as order_api
     from payment_service.api import build_api as payment_api
     from search_indexer.api import build_app as search_app
@@ -237,7 +238,9 @@ def _service_documents() -> dict[str, dict]:
     search = search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused"))
     return {
         "inventory": inventory_api(never_called, lambda: "token").openapi(),
-        "order": order_api(never_called, lambda: "token", verifier).openapi(),
+        "order": order_api(
+            never_called, lambda: "token", verifier, OrderRateLimit(60, 60)
+        ).openapi(),
         "payment": payment_api(never_called, lambda: "token", verifier).openapi(),
         "search": search.test_client().get("/openapi.json").json,
     }
