@@ -47,6 +47,21 @@ def kafka() -> KafkaSettings:
     return KafkaSettings.from_env(client_id="shopctl", admin_timeout_s=10)
 
 
+def audited(settings: KafkaSettings, action: str, target: str, detail: str = "") -> None:
+    """Record an action of shopctl's own in the audit log (`shopctl audit`), as the operations
+    shared with the console record theirs."""
+    from shopctl import audit
+
+    audit.record(settings, audit.cli_actor(), action, target, detail)
+
+
+def audit_ready(settings: KafkaSettings) -> None:
+    """Before an action: the audit log can take its entry (else nothing is done)."""
+    from shopctl import audit
+
+    audit.prepare(settings)
+
+
 def table(*columns: str, title: str | None = None) -> Table:
     result = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
@@ -171,7 +186,14 @@ def replay(
     if dry_run:
         console.print(f"dry run: {plan.messages} messages would be re-delivered")
         return
+    audit_ready(settings)
     apply_replay(settings, plan)
+    audited(
+        settings,
+        "replay",
+        f"{topic} -> {group}",
+        f"offsets moved back: {plan.messages} messages to re-deliver",
+    )
     console.print(
         f"moved {group}'s offsets: {plan.messages} messages will be re-delivered "
         "when its workers start"
@@ -195,11 +217,13 @@ def bounded_replay(settings, topic, group, start, stop, dry_run) -> None:
     if dry_run:
         console.print(f"dry run: {window.messages} messages would be re-applied")
         return
+    audit_ready(settings)
     with group_handler(group, settings) as handle, Progress(console=console) as progress:
         task = progress.add_task(f"replaying into {group}", total=window.messages)
         applied = replay_window(
             settings, window, handle, registry, lambda n: progress.advance(task, n)
         )
+    audited(settings, "replay", f"{topic} -> {group}", f"window re-applied: {applied} messages")
     console.print(f"re-applied {applied} messages through {group}'s handler")
 
 
@@ -421,6 +445,7 @@ def search_rebuild() -> None:
 
     settings = load_settings()
     index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
+    audit_ready(kafka())
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("replaying products", total=None)
         report = rebuild(
@@ -428,6 +453,7 @@ def search_rebuild() -> None:
             index,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+    audited(kafka(), "search.rebuild", settings.index_alias, f"new index {report.new_index}")
     console.print(
         f"rebuilt {report.new_index} from {report.events} events: "
         f"{report.documents} products; replaced "
@@ -597,8 +623,9 @@ def _position(position: str) -> tuple[int, int]:
 @cli.command("audit")
 @click.option("--limit", type=int, default=50, show_default=True)
 def audit_log(limit) -> None:
-    """What operators did (saga retries, redrives, discards), newest first, from shopctl or
-    the console.
+    """What operators and admins did, newest first: saga retries, redrives and discards (from
+    shopctl or the console), replays, outbox retries and discards, search rebuilds, and the
+    inventory API's product writes.
 
     \b
     Example:
@@ -726,9 +753,10 @@ def outbox_retry(event_id, service) -> None:
     from shopctl.outbox import service_outbox
 
     name, box_id = _parked_outbox(event_id, service)
-
+    audit_ready(kafka())
     with service_outbox(name) as box:
         released = retry_parked(box.engine, box.table, box_id, box.channel)
+    audited(kafka(), "outbox.retry", f"{name} {box_id}", f"{released} held row(s) to follow")
     console.print(f"{name}: event {box_id} is pending again; {released} row(s) will follow")
 
 
@@ -749,9 +777,10 @@ def outbox_discard(event_id, reason, service) -> None:
     from shopctl.outbox import service_outbox
 
     name, box_id = _parked_outbox(event_id, service)
-
+    audit_ready(kafka())
     with service_outbox(name) as box:
         released = discard_parked(box.engine, box.table, box_id, reason, box.channel)
+    audited(kafka(), "outbox.discard", f"{name} {box_id}", reason)
     console.print(f"{name}: event {box_id} discarded; {released} held row(s) released")
 
 
