@@ -15,6 +15,14 @@ DEV_ADMIN_TOKEN = "dev-admin-token"
 PRODUCTION = "production"
 
 
+def admin_token_refusal(environment: str, admin_token: str) -> str | None:
+    """Why a process holding the admin token must not start: in production, the default one
+    (anyone with the repository has it)."""
+    if environment == PRODUCTION and admin_token == DEV_ADMIN_TOKEN:
+        return "EVENTSHOP_ENV=production refuses the default admin token; set ADMIN_TOKEN"
+    return None
+
+
 class ServiceSettings(BaseSettings):
     """Common settings. A service subclasses it with its own `env_prefix` and defaults, e.g.
     `INVENTORY_DATABASE_URL`; `ADMIN_TOKEN`, `EVENTSHOP_ENV`, the `CUSTOMER_TOKEN_*` and the
@@ -48,11 +56,13 @@ class ServiceSettings(BaseSettings):
     def production_refusal(self) -> str | None:
         """Why this process must not start, in production, with what it was given: the dev
         admin token or the dev customer-token key, which anyone with the repository has."""
-        if self.environment != PRODUCTION:
-            return None
-        if self.admin_token == DEV_ADMIN_TOKEN:
-            return "EVENTSHOP_ENV=production refuses the default admin token; set ADMIN_TOKEN"
-        if self.verifies_customer_tokens and self.customer_tokens.uses_dev_key():
+        if refusal := admin_token_refusal(self.environment, self.admin_token):
+            return refusal
+        if (
+            self.environment == PRODUCTION
+            and self.verifies_customer_tokens
+            and self.customer_tokens.uses_dev_key()
+        ):
             return (
                 "EVENTSHOP_ENV=production refuses the local dev key for customer tokens; set "
                 "CUSTOMER_TOKEN_JWKS_URL or CUSTOMER_TOKEN_PUBLIC_KEY_FILE"

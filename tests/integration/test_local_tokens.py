@@ -99,6 +99,21 @@ def test_production_refuses_the_default_admin_token(state_dir, command):
     )
 
 
+def test_the_console_in_production_refuses_the_default_admin_token(state_dir):
+    refused = subprocess.run(
+        [sys.executable, "-m", "console", "serve"],
+        env=_env(state_dir, EVENTSHOP_ENV="production"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "console: EVENTSHOP_ENV=production refuses the default admin token; set ADMIN_TOKEN\n",
+    )
+
+
 @pytest.mark.parametrize("where", ["the dev key itself", "a copy of the dev key"])
 def test_production_refuses_the_dev_customer_token_key(state_dir, tmp_path, where):
     dev_public = state_dir / "dev-keys" / "customer-token.pub.pem"
