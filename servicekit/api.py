@@ -10,10 +10,11 @@ document generated from the same declarations, so `/openapi.json` cannot drift f
 Malformed JSON is a 400, a body or query that fails validation a 422 naming each field, a
 missing or wrong admin token a 401 or 403: all as problem+json (see `problems`). An operation
 declared `customer=True` needs a customer token (`servicekit.customer_tokens`) or the admin
-token, and its handler gets the `caller` (a 401 with `WWW-Authenticate` otherwise). Before any model
-sees a request, its body, query and path are checked for what no store can keep (NUL, lone
-surrogates) and for JSON nested deeper than `MAX_JSON_DEPTH`; a body over `MAX_BODY_BYTES` is a
-413 (`servicekit.app` sets Flask's limit). `/openapi.json` lists every status a route can answer.
+token, and its handler gets the `caller` (a 401 with `WWW-Authenticate` otherwise).
+Before any model sees a request, its body, query and path are checked for what no store can
+keep (NUL, lone surrogates) and for JSON nested deeper than `MAX_JSON_DEPTH`; a body over
+`MAX_BODY_BYTES` is a 413 (`servicekit.app` sets Flask's limit). `/openapi.json` lists every
+status a route can answer.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ _ERROR_DESCRIPTIONS = {
     400: "Malformed JSON, or a header missing or invalid",
     401: "Missing admin credentials",
     403: "Wrong admin credentials",
-    429: "Too many requests (Retry-After says when to try again)",
     404: "Unknown resource",
     409: "Conflict",
     413: f"The body is larger than {MAX_BODY_BYTES} bytes",
     422: "Invalid values",
+    429: "Too many requests (Retry-After says when to try again)",
     503: "A dependency is briefly unavailable; retry (Retry-After)",
 }
 _MAX_FIELD_ERRORS = 20
