@@ -49,7 +49,7 @@ def place(shop: Shop, sku: str) -> str:
             "payment_method": "tok_visa",
             "items": [{"sku": sku, "quantity": 1}],
         },
-        headers={"Idempotency-Key": str(uuid.uuid4())},
+        headers={"Idempotency-Key": str(uuid.uuid4()), **shop.customer_headers("probe")},
         timeout=10,
     )
     response.raise_for_status()
@@ -80,7 +80,9 @@ def wait_ended(shop: Shop, orders: list[Placed], timeout_s: float) -> None:
         for placed in pending:
             try:
                 current = requests.get(
-                    f"{shop.order_url}/orders/{placed.order_id}", timeout=5
+                    f"{shop.order_url}/orders/{placed.order_id}",
+                    headers=shop.customer_headers("probe"),
+                    timeout=5,
                 ).json()
             except (requests.RequestException, ValueError):
                 continue

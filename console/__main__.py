@@ -8,6 +8,7 @@ import sys
 
 from console.config import load_settings
 from servicekit.cli import exec_gunicorn
+from servicekit.settings import admin_token_refusal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except ValueError as error:
         print(f"console: bad settings: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if refusal := admin_token_refusal(os.environ.get("EVENTSHOP_ENV", ""), settings.admin_token):
+        print(f"console: {refusal}", file=sys.stderr)
         return 2
     return exec_gunicorn(
         "console.app:create_app()",

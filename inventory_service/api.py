@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from flask import Flask
+from flask import Flask, request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contracts.common import Sku
@@ -19,6 +20,7 @@ from inventory_service.domain import (
 )
 from inventory_service.uow import InventoryUnitOfWork
 from servicekit.api import Api
+from servicekit.audit import add_to_outbox
 from servicekit.fields import Attributes, BlankIsAbsent, Page, PageSize, Patch, Text, whole_number
 from servicekit.problems import FieldError, Problem, conflict, not_found
 
@@ -114,10 +116,13 @@ def build_api(
 ) -> Api:
     api = Api("inventory-service", "Inventory: products and stock", admin_token=admin_token)
 
-    def write(action: Callable[[InventoryUnitOfWork], Any]) -> Any:
+    def write(action: Callable[[InventoryUnitOfWork], Any], audited: str, sku: str, detail: str):
+        """Run an admin write; its audit entry (`audited` on `sku`) commits with it."""
         with uow_factory() as uow:
             try:
                 result = action(uow)
+                actor = f"inventory-service:admin@{request.remote_addr or 'unknown'}"
+                add_to_outbox(uow.outbox, uow.session, actor, audited, sku, detail)
             except ProductNotFound as error:
                 raise not_found("product", error) from None
             except StockLimitExceeded as error:
@@ -149,7 +154,12 @@ def build_api(
             on_hand=body.stock,
         )
         try:
-            write(lambda uow: services.create_product(uow, product))
+            write(
+                lambda uow: services.create_product(uow, product),
+                "product.create",
+                product.sku,
+                f"price {product.price_cents} cents, stock {product.on_hand}",
+            )
         except ProductExists:
             raise conflict(f"product {body.sku} exists") from None
         return ProductOut.of(product), 201, {"Location": f"/products/{product.sku}"}
@@ -179,7 +189,13 @@ def build_api(
     def update_product(sku: str, body: ProductPatch):
         sku = _existing_sku(sku)
         changes = body.model_dump(exclude_none=True)
-        return ProductOut.of(write(lambda uow: services.update_product(uow, sku, changes)))
+        updated = write(
+            lambda uow: services.update_product(uow, sku, changes),
+            "product.update",
+            sku,
+            json.dumps(changes, ensure_ascii=False),
+        )
+        return ProductOut.of(updated)
 
     @api.operation(
         "POST",
@@ -195,7 +211,13 @@ def build_api(
     )
     def restock(sku: str, body: Restock):
         sku = _existing_sku(sku)
-        return ProductOut.of(write(lambda uow: services.restock(uow, sku, body.quantity)))
+        restocked = write(
+            lambda uow: services.restock(uow, sku, body.quantity),
+            "product.restock",
+            sku,
+            f"+{body.quantity} units",
+        )
+        return ProductOut.of(restocked)
 
     @api.operation(
         "DELETE",
@@ -206,7 +228,7 @@ def build_api(
     )
     def delete_product(sku: str):
         sku = _existing_sku(sku)
-        write(lambda uow: services.delete_product(uow, sku))
+        write(lambda uow: services.delete_product(uow, sku), "product.delete", sku, "")
         return None, 204
 
     @api.operation(

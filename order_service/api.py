@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,7 +21,8 @@ from order_service.domain import (
     UnknownProducts,
 )
 from order_service.uow import OrderUnitOfWork
-from servicekit.api import Api, HeaderParam
+from servicekit.api import Api, Caller, HeaderParam
+from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.fields import Page, PageSize, Text, whole_number
 from servicekit.problems import FieldError, Problem, conflict, not_found
 
@@ -45,7 +48,9 @@ class OrderLine(BaseModel):
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: Identifier
+    customer_id: Identifier | None = Field(
+        default=None, description="optional: when given, it must be the customer token's sub"
+    )
     items: list[OrderLine] = Field(min_length=1, max_length=100)
     payment_method: Identifier
 
@@ -103,7 +108,10 @@ class OrderOut(BaseModel):
 
 
 class OrderQuery(BaseModel):
-    customer_id: Identifier
+    customer_id: Identifier | None = Field(
+        default=None,
+        description="whose orders: the caller's own (the default), any with the admin token",
+    )
     page: Page = 1
     page_size: PageSize = 20
 
@@ -127,8 +135,71 @@ def _unknown_products(error: UnknownProducts) -> Problem:
     )
 
 
-def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
-    api = Api("order-service", "Orders: checkout")
+@dataclass(frozen=True)
+class OrderRateLimit:
+    """`POST /orders` a customer may send per window (the order service's settings)."""
+
+    orders: int
+    window_s: int
+
+    def check(self, uow_factory: Callable[[], OrderUnitOfWork], customer_id: str) -> None:
+        """Count the request (in its own transaction: a refused or failing order counts
+        too); a 429 with Retry-After beyond the limit."""
+        with uow_factory() as uow:
+            wait_s = uow.rate_limits.take(customer_id, self.orders, self.window_s)
+            uow.commit()
+        if wait_s is not None:
+            retry_after = max(math.ceil(wait_s), 1)
+            raise Problem(
+                429,
+                "Too Many Requests",
+                f"at most {self.orders} orders per {self.window_s} s for a customer; "
+                f"retry in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+
+def _ordering_customer(caller: Caller, body: NewOrder) -> str:
+    """The customer an order is placed for: the token's, which a body may only repeat."""
+    customer_id = caller.require_customer("placing an order")
+    if body.customer_id is not None and body.customer_id != customer_id:
+        raise Problem(
+            403, "Forbidden", "customer_id must be the customer token's sub (or be left out)"
+        )
+    return customer_id
+
+
+def _listed_customer(caller: Caller, query: OrderQuery) -> str:
+    if caller.customer_id is None:
+        if query.customer_id is None:
+            raise Problem(
+                422,
+                "Unprocessable Entity",
+                "the admin token lists one customer's orders: give customer_id",
+                errors=[FieldError(field="query.customer_id", message="Field required")],
+            )
+        return query.customer_id
+    if query.customer_id not in (None, caller.customer_id):
+        raise Problem(403, "Forbidden", "a customer token lists only its own orders")
+    return caller.customer_id
+
+
+def build_api(
+    uow_factory: Callable[[], OrderUnitOfWork],
+    admin_token: Callable[[], str],
+    customer_tokens: CustomerTokenVerifier,
+    rate_limit: OrderRateLimit,
+) -> Api:
+    api = Api(
+        "order-service",
+        "Orders: checkout",
+        admin_token=admin_token,
+        customer_tokens=customer_tokens,
+        description=(
+            "Every route needs a customer token (its sub is the customer) or, to read any "
+            "customer's orders, the admin token. Another customer's order is a 404."
+        ),
+    )
 
     @api.operation(
         "POST",
@@ -136,18 +207,24 @@ def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
         summary="Place an order (starts the checkout saga)",
         body=NewOrder,
         headers=[IDEMPOTENCY_KEY],
+        customer=True,
         responses={
             202: OrderAccepted,
             200: OrderAccepted,
+            403: "the body's customer_id is not the token's sub, or the token is the admin's",
             409: "the Idempotency-Key was used with another body",
             422: "invalid values or unknown products",
+            429: "the customer's rate limit is reached (Retry-After says when to try again)",
         },
     )
-    def place_order(body: NewOrder):
+    def place_order(body: NewOrder, caller: Caller):
         key = request.headers[IDEMPOTENCY_KEY.name]  # checked by the operation's declaration
+        customer_id = _ordering_customer(caller, body)
+        rate_limit.check(uow_factory, customer_id)
+        placed = body.model_dump() | {"customer_id": customer_id}
         with uow_factory() as uow:
             try:
-                order, created = services.place_order(uow, key, body.model_dump())
+                order, created = services.place_order(uow, key, placed)
             except UnknownProducts as error:
                 raise _unknown_products(error) from None
             except IdempotencyConflict:
@@ -160,26 +237,35 @@ def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
         "GET",
         "/orders/<order_id>",
         summary="An order with its saga's progress",
-        responses={200: OrderOut, 404: "unknown order"},
+        customer=True,
+        responses={200: OrderOut, 404: "unknown order, or another customer's"},
     )
-    def get_order(order_id: str) -> OrderOut:
+    def get_order(order_id: str, caller: Caller) -> OrderOut:
         with uow_factory() as uow:
             try:
                 order = services.get_order(uow, order_id)
             except OrderNotFound:
                 raise not_found("order", order_id) from None
+            if not caller.may_see(order.customer_id):
+                raise not_found("order", order_id)
             return OrderOut.of(order, uow.saga_views.get(order_id))
 
     @api.operation(
         "GET",
         "/orders",
-        summary="A customer's orders, newest first",
+        summary="The caller's orders (or, with the admin token, a customer's), newest first",
         query=OrderQuery,
-        responses={200: OrderPage},
+        customer=True,
+        responses={
+            200: OrderPage,
+            403: "a customer token asked for another customer's orders",
+            422: "invalid values, or the admin token without customer_id",
+        },
     )
-    def list_orders(query: OrderQuery) -> OrderPage:
+    def list_orders(query: OrderQuery, caller: Caller) -> OrderPage:
+        customer_id = _listed_customer(caller, query)
         with uow_factory() as uow:
-            found, total = uow.orders.for_customer(query.customer_id, query.page, query.page_size)
+            found, total = uow.orders.for_customer(customer_id, query.page, query.page_size)
             sagas = uow.saga_views.many([o.order_id for o in found])
         return OrderPage(
             items=[OrderOut.of(o, sagas.get(o.order_id)) for o in found],
@@ -192,12 +278,19 @@ def build_api(uow_factory: Callable[[], OrderUnitOfWork]) -> Api:
         "POST",
         "/orders/<order_id>/cancel",
         summary="Cancel an approved order (a saga refunds it and returns the stock)",
-        responses={202: OrderAccepted, 404: "unknown order", 409: "the order is not approved"},
+        customer=True,
+        responses={
+            202: OrderAccepted,
+            403: "the admin token reads orders but cancels none",
+            404: "unknown order, or another customer's",
+            409: "the order is not approved",
+        },
     )
-    def cancel_order(order_id: str):
+    def cancel_order(order_id: str, caller: Caller):
+        customer_id = caller.require_customer("cancelling an order")
         with uow_factory() as uow:
             try:
-                order = services.request_cancellation(uow, order_id)
+                order = services.request_cancellation(uow, order_id, customer_id)
             except OrderNotFound:
                 raise not_found("order", order_id) from None
             except InvalidTransition as error:

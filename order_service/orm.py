@@ -1,5 +1,5 @@
-"""The order service's tables: orders, idempotency keys, and two read models fed by events
-(the product catalogue and each order's saga progress)."""
+"""The order service's tables: orders, idempotency keys, the per-customer rate-limit counters,
+and two read models fed by events (the product catalogue and each order's saga progress)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -77,6 +77,15 @@ saga_views = Table(
     Column("version", BigInteger, nullable=False),
     Column("steps", JSONB, nullable=False),
 )
+
+order_rate_limits = Table(
+    "order_rate_limits",
+    metadata,
+    Column("customer_id", Text, primary_key=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("orders", Integer, nullable=False),
+)
+"""Each customer's orders in the current rate-limit window (`repository.RateLimits`)."""
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

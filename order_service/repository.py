@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -118,6 +118,43 @@ class IdempotencyKeys:
             select(orm.idempotency_keys).where(orm.idempotency_keys.c.key == key)
         ).one()
         return row.fingerprint, row.order_id
+
+
+class RateLimits:
+    """A fixed-window counter per customer, in PostgreSQL so that every gunicorn worker of
+    every API process counts the same requests. One statement takes a request's place
+    atomically: the row is created, counted up within its window, or restarted in a new
+    window (the database's clock decides, so processes need not agree on the time)."""
+
+    _TAKE = text(
+        """
+        WITH now AS (
+            SELECT to_timestamp(
+                floor(extract(epoch FROM clock_timestamp()) / :window_s) * :window_s
+            ) AS window_start
+        )
+        INSERT INTO order_rate_limits AS counter (customer_id, window_start, orders)
+        SELECT :customer_id, now.window_start, 1 FROM now
+        ON CONFLICT (customer_id) DO UPDATE SET
+            orders = CASE WHEN counter.window_start = EXCLUDED.window_start
+                          THEN counter.orders + 1 ELSE 1 END,
+            window_start = EXCLUDED.window_start
+        RETURNING orders,
+            extract(epoch FROM window_start + make_interval(secs => :window_s)
+                               - clock_timestamp()) AS seconds_left
+        """
+    )
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def take(self, customer_id: str, limit: int, window_s: int) -> float | None:
+        """Count one request of the customer's; None if within `limit` per window, else the
+        seconds until the window ends."""
+        row = self.session.execute(
+            self._TAKE, {"customer_id": customer_id, "window_s": window_s}
+        ).one()
+        return None if row.orders <= limit else max(float(row.seconds_left), 0.0)
 
 
 class Catalogue:

@@ -61,9 +61,12 @@ def get_order(uow: OrderUnitOfWork, order_id: str, *, lock: bool = False) -> Ord
     return order
 
 
-def request_cancellation(uow: OrderUnitOfWork, order_id: str) -> Order:
-    """Ask the cancel saga to undo an approved order; asking again changes nothing."""
+def request_cancellation(uow: OrderUnitOfWork, order_id: str, customer_id: str) -> Order:
+    """Ask the cancel saga to undo an approved order; asking again changes nothing. Another
+    customer's order is as unknown to `customer_id` as one that does not exist."""
     order = get_order(uow, order_id, lock=True)
+    if order.customer_id != customer_id:
+        raise OrderNotFound(order_id)
     if order.status is OrderStatus.APPROVED and order.cancellation_requested:
         return order
     order = order.cancellation_asked()

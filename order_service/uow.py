@@ -7,7 +7,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
 from order_service import orm
-from order_service.repository import Catalogue, IdempotencyKeys, OrderRepository, SagaViews
+from order_service.repository import (
+    Catalogue,
+    IdempotencyKeys,
+    OrderRepository,
+    RateLimits,
+    SagaViews,
+)
 from servicekit.db import UnitOfWork
 
 CONSUMER_NAME = "order-service"
@@ -18,6 +24,7 @@ class OrderUnitOfWork(UnitOfWork):
     idempotency_keys: IdempotencyKeys
     catalogue: Catalogue
     saga_views: SagaViews
+    rate_limits: RateLimits
 
     def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox):
         super().__init__(session_factory)
@@ -29,3 +36,4 @@ class OrderUnitOfWork(UnitOfWork):
         self.idempotency_keys = IdempotencyKeys(self.session)
         self.catalogue = Catalogue(self.session)
         self.saga_views = SagaViews(self.session)
+        self.rate_limits = RateLimits(self.session)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from payment_service import services
 from payment_service.domain import Payment, PaymentStatus
 from payment_service.uow import PaymentUnitOfWork
-from servicekit.api import Api
+from servicekit.api import Api, Caller
+from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.fields import Text
 from servicekit.problems import not_found
 
@@ -43,40 +44,56 @@ class PaymentList(BaseModel):
     items: list[PaymentOut]
 
 
-def build_api(uow_factory: Callable[[], PaymentUnitOfWork]) -> Api:
+def build_api(
+    uow_factory: Callable[[], PaymentUnitOfWork],
+    admin_token: Callable[[], str],
+    customer_tokens: CustomerTokenVerifier,
+) -> Api:
     api = Api(
         "payment-service",
         "Payments",
-        description="Payments are made by the checkout saga; this API reads them.",
+        admin_token=admin_token,
+        customer_tokens=customer_tokens,
+        description=(
+            "Payments are made by the checkout saga; this API reads them. A customer token "
+            "reads its own orders' payments, the admin token every payment."
+        ),
     )
 
     @api.operation(
         "GET",
         "/payments",
-        summary="An order's payments",
+        summary="An order's payments (none for another customer's order)",
         query=PaymentQuery,
+        customer=True,
         responses={200: PaymentList},
     )
-    def list_payments(query: PaymentQuery) -> PaymentList:
+    def list_payments(query: PaymentQuery, caller: Caller) -> PaymentList:
         with uow_factory() as uow:
-            return PaymentList(
-                items=[PaymentOut.of(p) for p in services.visible_payments(uow, query.order_id)]
-            )
+            payments = services.visible_payments(uow, query.order_id)
+        return PaymentList(
+            items=[PaymentOut.of(p) for p in payments if caller.may_see(p.customer_id)]
+        )
 
     @api.operation(
         "GET",
         "/payments/<payment_id>",
         summary="One payment",
-        responses={200: PaymentOut, 404: "unknown payment"},
+        customer=True,
+        responses={200: PaymentOut, 404: "unknown payment, or another customer's"},
     )
-    def get_payment(payment_id: str) -> PaymentOut:
+    def get_payment(payment_id: str, caller: Caller) -> PaymentOut:
         try:
             uuid.UUID(payment_id)
         except ValueError:
             raise not_found("payment", payment_id) from None
         with uow_factory() as uow:
             payment = uow.payments.by_id(payment_id)
-        if payment is None or payment.status is PaymentStatus.PENDING:
+        if (
+            payment is None
+            or payment.status is PaymentStatus.PENDING
+            or not caller.may_see(payment.customer_id)
+        ):
             raise not_found("payment", payment_id)
         return PaymentOut.of(payment)
 

@@ -21,7 +21,9 @@ class PaymentApp(ServiceRuntime[PaymentUnitOfWork]):
     processor: PaymentProcessor = SimulatedProcessor()
 
     def api(self) -> Api:
-        return build_api(self.uow_factory)
+        return build_api(
+            self.uow_factory, lambda: self.settings.admin_token, self.customer_token_verifier()
+        )
 
     def handler(self) -> Handler:
         return command_handler(self.uow_factory, self.processor)

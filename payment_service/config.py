@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
@@ -11,6 +11,7 @@ from servicekit.settings import LOCAL_POSTGRES, HttpServiceSettings
 
 class Settings(HttpServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENT_", extra="ignore")
+    verifies_customer_tokens: ClassVar[bool] = True
 
     service_name: str = "payment-service"
     database_url: str = LOCAL_POSTGRES.format(database="payments")

@@ -8,10 +8,13 @@ document generated from the same declarations, so `/openapi.json` cannot drift f
     def create_product(body: NewProduct) -> tuple[ProductOut, int]: ...
 
 Malformed JSON is a 400, a body or query that fails validation a 422 naming each field, a
-missing or wrong admin token a 401 or 403: all as problem+json (see `problems`). Before any model
-sees a request, its body, query and path are checked for what no store can keep (NUL, lone
-surrogates) and for JSON nested deeper than `MAX_JSON_DEPTH`; a body over `MAX_BODY_BYTES` is a
-413 (`servicekit.app` sets Flask's limit). `/openapi.json` lists every status a route can answer.
+missing or wrong admin token a 401 or 403: all as problem+json (see `problems`). An operation
+declared `customer=True` needs a customer token (`servicekit.customer_tokens`) or the admin
+token, and its handler gets the `caller` (a 401 with `WWW-Authenticate` otherwise).
+Before any model sees a request, its body, query and path are checked for what no store can
+keep (NUL, lone surrogates) and for JSON nested deeper than `MAX_JSON_DEPTH`; a body over
+`MAX_BODY_BYTES` is a 413 (`servicekit.app` sets Flask's limit). `/openapi.json` lists every
+status a route can answer.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from flask import Blueprint, Response, json, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from servicekit.customer_tokens import (
+    CustomerTokenVerifier,
+    InvalidCustomerToken,
+    KeysUnavailable,
+)
 from servicekit.fields import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
@@ -50,12 +58,39 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflict",
     413: f"The body is larger than {MAX_BODY_BYTES} bytes",
     422: "Invalid values",
+    429: "Too many requests (Retry-After says when to try again)",
     503: "A dependency is briefly unavailable; retry (Retry-After)",
 }
 _MAX_FIELD_ERRORS = 20
 HEADER_VALUE = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 """Printable ASCII, not starting or ending with a space (servers strip those)."""
 _HEADER_VALUE = re.compile(HEADER_VALUE)
+_CUSTOMER_401 = "No customer token, or one that is malformed, expired or signed by another key"
+_CUSTOMER_403 = "The token may not do this (e.g. a customer_id that is not its sub)"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request to a customer operation: a customer (their id, the token's `sub`) or
+    the admin (`customer_id` None), who may read every customer's resources."""
+
+    customer_id: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.customer_id is None
+
+    def may_see(self, owner: str) -> bool:
+        return self.is_admin or owner == self.customer_id
+
+    def require_customer(self, action: str) -> str:
+        """The customer's id; a 403 for the admin, whose token reads but acts for no one."""
+        if self.customer_id is None:
+            raise Problem(403, "Forbidden", f"{action} needs a customer token")
+        return self.customer_id
+
+
+ADMIN_CALLER = Caller(customer_id=None)
 
 
 @dataclass(frozen=True)
@@ -100,6 +135,7 @@ class Operation:
     admin: bool = False
     headers: tuple[HeaderParam, ...] = ()
     description: str = ""
+    customer: bool = False
 
     @property
     def openapi_path(self) -> str:
@@ -118,6 +154,7 @@ class Api:
         *,
         version: str = "1.0.0",
         admin_token: Callable[[], str] | None = None,
+        customer_tokens: CustomerTokenVerifier | None = None,
         description: str = "",
     ):
         self.name = name
@@ -125,6 +162,7 @@ class Api:
         self.version = version
         self.description = description
         self.admin_token = admin_token
+        self.customer_tokens = customer_tokens
         self.operations: list[Operation] = []
         self.blueprint = Blueprint(name.replace("-", "_"), __name__)
 
@@ -138,9 +176,13 @@ class Api:
         query: type[BaseModel] | None = None,
         responses: dict[int, type[BaseModel] | str | None],
         admin: bool = False,
+        customer: bool = False,
         headers: Iterable[HeaderParam] = (),
         description: str = "",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`admin`: the admin token only. `customer`: a customer token or the admin token; the
+        handler gets `caller`."""
+
         def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
             operation = Operation(
                 method.upper(),
@@ -153,17 +195,21 @@ class Api:
                 admin,
                 tuple(headers),
                 description,
+                customer,
             )
             self.operations.append(operation)
 
             @wraps(handler)
             def view(**path: Any) -> Response:
+                arguments: dict[str, Any] = {}
                 if operation.admin:
                     self._authorize()
+                if operation.customer:
+                    arguments["caller"] = self._caller()
                 _check_path(path)
                 for header in operation.headers:
                     header.check()
-                arguments = dict(path)
+                arguments.update(path)
                 if operation.body is not None:
                     arguments["body"] = _parse_body(operation.body)
                 if operation.query is not None:
@@ -176,18 +222,31 @@ class Api:
         return decorate
 
     def _authorize(self) -> None:
-        expected = self.admin_token() if self.admin_token else ""
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise Problem(
-                401,
-                "Unauthorized",
-                "this operation needs an admin bearer token",
-                headers={"WWW-Authenticate": 'Bearer realm="admin"'},
-            )
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        token = _bearer_token("admin", "this operation needs an admin bearer token")
+        if not self._is_admin_token(token):
             raise Problem(403, "Forbidden", "the bearer token is not an admin token")
+
+    def _is_admin_token(self, token: str) -> bool:
+        expected = self.admin_token() if self.admin_token else ""
+        return bool(expected) and hmac.compare_digest(token.encode(), expected.encode())
+
+    def _caller(self) -> Caller:
+        token = _bearer_token("customer", "this operation needs a customer bearer token")
+        if self._is_admin_token(token):
+            return ADMIN_CALLER
+        if self.customer_tokens is None:
+            raise _unauthorized("customer", "this service verifies no customer tokens")
+        try:
+            return Caller(customer_id=self.customer_tokens.customer_id(token))
+        except InvalidCustomerToken as error:
+            raise _unauthorized("customer", str(error), error="invalid_token") from None
+        except KeysUnavailable as error:
+            raise Problem(
+                503,
+                "Service Unavailable",
+                f"the customer token cannot be checked now: {error}",
+                headers={"Retry-After": "5"},
+            ) from None
 
     def openapi(self, extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
         models: set[type[BaseModel]] = {ProblemDocument}
@@ -209,7 +268,19 @@ class Api:
             "paths": paths,
             "components": {
                 "schemas": schema.get("$defs", {}) | SHARED_SCHEMAS,
-                "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+                "securitySchemes": {
+                    "adminToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "the shop's admin token (ADMIN_TOKEN)",
+                    },
+                    "customerToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "bearerFormat": "JWT",
+                        "description": "a signed customer token: its sub is the customer id",
+                    },
+                },
             },
         }
         return document
@@ -245,9 +316,11 @@ class Api:
         )
         responses: dict[str, Any] = {}
         for status, model in sorted(operation.responses.items()):
-            responses[str(status)] = _response_document(status, model)
+            responses[str(status)] = _response_document(status, model, customer=operation.customer)
         for status in _implied_statuses(operation):
-            responses.setdefault(str(status), _response_document(status, None))
+            responses.setdefault(
+                str(status), _response_document(status, None, customer=operation.customer)
+            )
         responses = dict(sorted(responses.items()))
         document: dict[str, Any] = {
             "operationId": operation.handler.__name__,
@@ -264,6 +337,8 @@ class Api:
             }
         if operation.admin:
             document["security"] = [{"adminToken": []}]
+        if operation.customer:
+            document["security"] = [{"customerToken": []}, {"adminToken": []}]
         return document
 
 
@@ -273,21 +348,44 @@ def _implied_statuses(operation: Operation) -> list[int]:
     implied += [422] if operation.query else []
     implied += [400] if operation.headers else []
     implied += [404] if operation.path_params else []
-    implied += [401, 403] if operation.admin else []
+    implied += [401, 403] if operation.admin or operation.customer else []
     return [*implied, 503]
+
+
+def _bearer_token(realm: str, missing: str) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized(realm, missing)
+    return token.strip()
+
+
+def _unauthorized(realm: str, detail: str, *, error: str | None = None) -> Problem:
+    """A 401 whose `WWW-Authenticate` names the realm (and, for a bad token, RFC 6750's
+    `invalid_token`), so a client knows to get a token and what was wrong with its own."""
+    challenge = f'Bearer realm="{realm}"' + (f', error="{error}"' if error else "")
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _response_document(status: int, model: type[BaseModel] | str | None) -> dict[str, Any]:
+def _response_document(
+    status: int, model: type[BaseModel] | str | None, *, customer: bool = False
+) -> dict[str, Any]:
     if status >= 400:
-        description = model if isinstance(model, str) else _ERROR_DESCRIPTIONS.get(status, "Error")
-        return {
-            "description": description,
+        default = _ERROR_DESCRIPTIONS.get(status, "Error")
+        if customer:
+            default = {401: _CUSTOMER_401, 403: _CUSTOMER_403}.get(status, default)
+        document: dict[str, Any] = {
+            "description": model if isinstance(model, str) else default,
             "content": {PROBLEM_JSON: {"schema": _ref(ProblemDocument)}},
         }
+        if status == 401:
+            document["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status in (429, 503):
+            document["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        return document
     if isinstance(model, type):
         return {
             "description": "OK" if status < 300 else "",

@@ -16,6 +16,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.migrations import upgrade
 from servicekit.settings import HttpServiceSettings
 
@@ -51,6 +52,12 @@ def main(commands: ServiceCommands[SettingsT], argv: list[str] | None = None) ->
     args = parser.parse_args(argv)
 
     settings = commands.settings()
+    if refusal := settings.production_refusal():
+        print(f"{commands.prog}: {refusal}", file=sys.stderr)
+        return 2
+    if args.command == "api" and (problem := customer_token_key_problem(settings)):
+        print(f"{commands.prog}: {problem}", file=sys.stderr)
+        return 2
     try:
         upgrade(commands.migrations_dir, settings.database_url)
     except Exception as error:
@@ -67,6 +74,18 @@ def main(commands: ServiceCommands[SettingsT], argv: list[str] | None = None) ->
         threads=args.threads,
         logging=(settings.service_name, settings.log_level),
     )
+
+
+def customer_token_key_problem(settings: HttpServiceSettings) -> str | None:
+    """Why the API could not verify customer tokens (no key file, an unusable key), checked
+    once here rather than as a traceback in every gunicorn worker."""
+    if not settings.verifies_customer_tokens:
+        return None
+    try:
+        CustomerTokenVerifier.from_settings(settings.customer_tokens)
+    except ValueError as error:
+        return f"customer tokens cannot be verified: {error}"
+    return None
 
 
 def exec_gunicorn(

@@ -24,6 +24,7 @@ from eventing.registry import registry
 from eventing.sql import HoldTables
 from servicekit.api import Api
 from servicekit.app import create_service_app
+from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.db import UnitOfWork, make_engine, ping
 from servicekit.settings import ServiceSettings
 
@@ -61,6 +62,10 @@ class ServiceRuntime(ABC, Generic[U]):
 
     @abstractmethod
     def handler(self) -> Handler: ...
+
+    def customer_token_verifier(self) -> CustomerTokenVerifier:
+        """The verifier of the customer tokens its API accepts (keys from the settings)."""
+        return CustomerTokenVerifier.from_settings(self.settings.customer_tokens)
 
     def flask_app(self) -> Flask:
         return create_service_app(

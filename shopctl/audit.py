@@ -1,19 +1,20 @@
 """The operators' audit log: who did what to the shop, and when, from `shopctl` or the console.
 
-Every operator action (a saga retry, a redrive, a discard) is recorded by the shared operation
-itself, after it took effect, on the one-partition topic `operator.audit`: the console and the
-CLI cannot disagree about what is recorded, and the log reads back in the order it happened.
+Every operator action is recorded after it took effect, on the one-partition topic
+`operator.audit`, so the log reads back in the order it happened: saga retries, redrives and
+discards by the operation the console and the CLI share (they cannot disagree about what is
+recorded); replays, outbox retries and discards and search rebuilds, which only shopctl runs,
+by its command.
 An action first makes sure the log can be written (`prepare`), creating the topic from its
 declaration when a stack predates it, so that nothing is done that could not be recorded.
+The inventory API's admin writes reach the same topic through its outbox (`servicekit.audit`).
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import socket
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import cast
 
@@ -24,25 +25,9 @@ from eventing.kafka_admin import admin_client
 from eventing.operations import offsets, read_range
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.topics import OPERATOR_AUDIT, record_topics
+from servicekit.audit import AuditEntry
 
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: datetime
-    actor: str
-    """`console:<name the operator logged in with>` or `shopctl:<user>@<host>`."""
-    action: str
-    """e.g. `saga.retry`, `sagas.retry-matching`, `dlq.redrive`, `dlq.discard`."""
-    target: str
-    detail: str = ""
-
-    def to_json(self) -> bytes:
-        return json.dumps(asdict(self) | {"at": self.at.isoformat()}).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> AuditEntry:
-        fields = json.loads(raw)
-        return cls(**(fields | {"at": datetime.fromisoformat(fields["at"])}))
+__all__ = ["AuditEntry", "cli_actor", "prepare", "recent", "record"]
 
 
 def cli_actor() -> str:

@@ -5,6 +5,7 @@ Every command talks to the real stack, and on failure exits non-zero with one re
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +45,21 @@ def parse_time(text: str) -> datetime:
 
 def kafka() -> KafkaSettings:
     return KafkaSettings.from_env(client_id="shopctl", admin_timeout_s=10)
+
+
+def audited(settings: KafkaSettings, action: str, target: str, detail: str = "") -> None:
+    """Record an action of shopctl's own in the audit log (`shopctl audit`), as the operations
+    shared with the console record theirs."""
+    from shopctl import audit
+
+    audit.record(settings, audit.cli_actor(), action, target, detail)
+
+
+def audit_ready(settings: KafkaSettings) -> None:
+    """Before an action: the audit log can take its entry (else nothing is done)."""
+    from shopctl import audit
+
+    audit.prepare(settings)
 
 
 def table(*columns: str, title: str | None = None) -> Table:
@@ -170,7 +186,14 @@ def replay(
     if dry_run:
         console.print(f"dry run: {plan.messages} messages would be re-delivered")
         return
+    audit_ready(settings)
     apply_replay(settings, plan)
+    audited(
+        settings,
+        "replay",
+        f"{topic} -> {group}",
+        f"offsets moved back: {plan.messages} messages to re-deliver",
+    )
     console.print(
         f"moved {group}'s offsets: {plan.messages} messages will be re-delivered "
         "when its workers start"
@@ -194,11 +217,13 @@ def bounded_replay(settings, topic, group, start, stop, dry_run) -> None:
     if dry_run:
         console.print(f"dry run: {window.messages} messages would be re-applied")
         return
+    audit_ready(settings)
     with group_handler(group, settings) as handle, Progress(console=console) as progress:
         task = progress.add_task(f"replaying into {group}", total=window.messages)
         applied = replay_window(
             settings, window, handle, registry, lambda n: progress.advance(task, n)
         )
+    audited(settings, "replay", f"{topic} -> {group}", f"window re-applied: {applied} messages")
     console.print(f"re-applied {applied} messages through {group}'s handler")
 
 
@@ -420,6 +445,7 @@ def search_rebuild() -> None:
 
     settings = load_settings()
     index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
+    audit_ready(kafka())
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("replaying products", total=None)
         report = rebuild(
@@ -427,6 +453,7 @@ def search_rebuild() -> None:
             index,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
+    audited(kafka(), "search.rebuild", settings.index_alias, f"new index {report.new_index}")
     console.print(
         f"rebuilt {report.new_index} from {report.events} events: "
         f"{report.documents} products; replaced "
@@ -596,8 +623,9 @@ def _position(position: str) -> tuple[int, int]:
 @cli.command("audit")
 @click.option("--limit", type=int, default=50, show_default=True)
 def audit_log(limit) -> None:
-    """What operators did (saga retries, redrives, discards), newest first, from shopctl or
-    the console.
+    """What operators and admins did, newest first: saga retries, redrives and discards (from
+    shopctl or the console), replays, outbox retries and discards, search rebuilds, and the
+    inventory API's product writes.
 
     \b
     Example:
@@ -615,6 +643,47 @@ def audit_log(limit) -> None:
             entry.detail,
         )
     console.print(view)
+
+
+@cli.group()
+def token() -> None:
+    """Tokens for the local stack: a customer's, signed with its dev key, and the admin's."""
+
+
+@token.command("customer")
+@click.argument("customer_id")
+@click.option("--ttl", type=parse_duration, default="1h", show_default=True, help="valid for")
+def token_customer(customer_id: str, ttl: timedelta) -> None:
+    """Print a customer token for CUSTOMER_ID, signed with the dev key `make up` created
+    (CUSTOMER_TOKEN_SIGNING_KEY_FILE, CUSTOMER_TOKEN_ISSUER and CUSTOMER_TOKEN_AUDIENCE
+    change what signs it and what it claims).
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(shopctl token customer demo-customer)" \\
+        http://127.0.0.1:8000/orders
+    """
+    from servicekit.customer_tokens import CustomerTokenSettings, TokenSigner
+
+    try:
+        signer = TokenSigner.from_settings(CustomerTokenSettings())
+    except ValueError as error:
+        raise ShopctlError(str(error)) from None
+    click.echo(signer.customer_token(customer_id, ttl))
+
+
+@token.command("admin")
+def token_admin() -> None:
+    """Print the admin token the services use (ADMIN_TOKEN, or the local default).
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(shopctl token admin)" \\
+        "http://127.0.0.1:8000/orders?customer_id=demo-customer"
+    """
+    from servicekit.settings import DEV_ADMIN_TOKEN
+
+    click.echo(os.environ.get("ADMIN_TOKEN", DEV_ADMIN_TOKEN))
 
 
 @cli.group()
@@ -684,9 +753,10 @@ def outbox_retry(event_id, service) -> None:
     from shopctl.outbox import service_outbox
 
     name, box_id = _parked_outbox(event_id, service)
-
+    audit_ready(kafka())
     with service_outbox(name) as box:
         released = retry_parked(box.engine, box.table, box_id, box.channel)
+    audited(kafka(), "outbox.retry", f"{name} {box_id}", f"{released} held row(s) to follow")
     console.print(f"{name}: event {box_id} is pending again; {released} row(s) will follow")
 
 
@@ -707,9 +777,10 @@ def outbox_discard(event_id, reason, service) -> None:
     from shopctl.outbox import service_outbox
 
     name, box_id = _parked_outbox(event_id, service)
-
+    audit_ready(kafka())
     with service_outbox(name) as box:
         released = discard_parked(box.engine, box.table, box_id, reason, box.channel)
+    audited(kafka(), "outbox.discard", f"{name} {box_id}", reason)
     console.print(f"{name}: event {box_id} discarded; {released} held row(s) released")
 
 

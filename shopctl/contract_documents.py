@@ -189,6 +189,10 @@ def asyncapi_document() -> dict[str, Any]:
                 },
             }
             channel_messages["AuditEntry"] = {"$ref": "#/components/messages/AuditEntry"}
+            messages["AuditEntry.envelope"] = _audit_envelope_message()
+            channel_messages["AuditEntry.envelope"] = {
+                "$ref": "#/components/messages/AuditEntry.envelope"
+            }
         channel_ref = {"$ref": f"#/channels/{spec.name}"}
         channels[spec.name] = {
             "address": spec.name,
@@ -266,6 +270,30 @@ def _audit_entry_schema() -> dict[str, Any]:
     from shopctl.audit import AuditEntry
 
     return TypeAdapter(AuditEntry).json_schema()
+
+
+def _audit_envelope_message() -> dict[str, Any]:
+    """An API's admin write, recorded through its outbox: an envelope carrying the entry."""
+    from servicekit.audit import ENVELOPE_TYPE
+
+    envelope = Envelope.model_json_schema(mode="validation")
+    properties = dict(envelope["properties"])
+    properties["type"] = {"const": ENVELOPE_TYPE}
+    properties["aggregate_type"] = {"const": "OperatorAction"}
+    properties["payload"] = _audit_entry_schema()
+    return {
+        "name": "AuditEntry.envelope",
+        "summary": "An API's admin write, recorded in the same transaction through its outbox",
+        "contentType": "application/json",
+        "headers": {"type": "object", "properties": dict(TRACE_HEADERS)},
+        "payload": {**envelope, "title": "AuditEntry envelope", "properties": properties},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "what was acted on"},
+                "bindingVersion": "0.5.0",
+            }
+        },
+    }
 
 
 def _channel_description(name: str, original: str, dead_letter: bool) -> str:

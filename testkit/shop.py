@@ -24,9 +24,12 @@ import requests
 from eventing.config import KafkaSettings
 from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics, record_topics
 from testkit.scratch import POSTGRES_URL_TEMPLATE, scratch_database, scratch_topics
+from testkit.tokens import TokenIssuer
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN = {"Authorization": "Bearer e2e-admin-token"}
+CUSTOMER = "e2e-customer"
+"""Whom the storefront helpers order for, unless told otherwise."""
 
 
 def free_port() -> int:
@@ -54,9 +57,15 @@ SERVICES = (
 class Shop:
     kafka: KafkaSettings
     env: dict[str, str]
+    tokens: TokenIssuer = field(default_factory=TokenIssuer.create)
+    """The shop's own customer-token key pair: its APIs verify with its public key."""
     urls: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shop-e2e-")))
+
+    def customer_headers(self, customer_id: str = CUSTOMER) -> dict[str, str]:
+        """`Authorization` with a customer token of this shop's, valid for an hour."""
+        return self.tokens.headers(customer_id)
 
     @property
     def order_url(self) -> str:
@@ -190,6 +199,8 @@ class ShopOptions:
     #: Also serve the search API, on an empty index of its own (removed afterwards). No
     #: indexer feeds it: tests that need search results run one (`testkit.search`).
     search_api: bool = False
+    #: `POST /orders` per customer and minute: high, as tests order for one customer quickly.
+    order_rate_limit: int = 1_000_000
     #: How long every API may take to answer `/readyz`: nine Python processes importing
     #: everything at once on a loaded 2-core machine can need minutes.
     ready_timeout_s: float = 180.0
@@ -239,6 +250,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         "SAGAS_PAYMENT_TIMEOUT_S": str(options.payment_timeout_s),
         "SAGAS_RETRY_BASE_DELAY_S": str(options.retry_base_delay_s),
         "WEB_CONCURRENCY": str(options.api_workers),
+        "ORDER_RATE_LIMIT_ORDERS": str(options.order_rate_limit),
         **(
             {"SEARCH_ELASTICSEARCH_URL": servers.elasticsearch_url}
             if servers.elasticsearch_url
@@ -247,6 +259,8 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         **options.extra_env,
     }
     shop = Shop(kafka, env)
+    env.update(shop.tokens.env())
+    env.update(options.extra_env)
     for spec in SERVICES:
         engine = stack.enter_context(
             scratch_database(pool_size=2, url_template=servers.postgres_url_template)

@@ -1,7 +1,8 @@
 """The storefront's side of the contract, for end-to-end tests and drills: create products, place
 orders (retried with the same Idempotency-Key), wait until their sagas end, and check the
-contract's invariants on what the services report (as assertions for tests, as lists of
-violations for a drill that counts them)."""
+contract's invariants on what the services report (read with the admin token, as support staff
+would, so any customer's orders can be checked; as assertions for tests, as lists of violations
+for a drill that counts them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 
 import requests
 
-from testkit.shop import Shop
+from testkit.shop import ADMIN, CUSTOMER, Shop
 
 TERMINAL = {"APPROVED", "REJECTED", "CANCELLED"}
 #: The saga view on an order is a projection of `sagas.progress`, one hop behind the order's own
@@ -41,19 +42,20 @@ def place_order(
     items: list[tuple[str, int]],
     payment_method: str = "tok_visa",
     timeout_s: float = 60.0,
+    customer_id: str = CUSTOMER,
 ) -> str:
-    """POST /orders; retried with the same key while the catalogue has not heard of a sku."""
+    """POST /orders as `customer_id`, with a token the shop's key signs; retried with the same
+    key while the catalogue has not heard of a sku."""
     key = str(uuid.uuid4())
+    headers = {"Idempotency-Key": key, **shop.customer_headers(customer_id)}
     body = {
-        "customer_id": "e2e-customer",
+        "customer_id": customer_id,
         "payment_method": payment_method,
         "items": [{"sku": sku, "quantity": quantity} for sku, quantity in items],
     }
     deadline = time.monotonic() + timeout_s
     while True:
-        response = requests.post(
-            f"{shop.order_url}/orders", json=body, timeout=30, headers={"Idempotency-Key": key}
-        )
+        response = requests.post(f"{shop.order_url}/orders", json=body, timeout=30, headers=headers)
         if response.status_code in (200, 202):
             return response.json()["order_id"]
         assert response.status_code == 422 and time.monotonic() < deadline, response.text
@@ -61,7 +63,19 @@ def place_order(
 
 
 def order(shop: Shop, order_id: str) -> dict:
-    return requests.get(f"{shop.order_url}/orders/{order_id}", timeout=10).json()
+    """The order as support staff read it (the admin token reads any customer's)."""
+    response = requests.get(f"{shop.order_url}/orders/{order_id}", headers=ADMIN, timeout=10)
+    assert response.ok, response.text
+    return response.json()
+
+
+def cancel(shop: Shop, order_id: str, customer_id: str = CUSTOMER) -> requests.Response:
+    """POST /orders/{id}/cancel as the order's customer."""
+    return requests.post(
+        f"{shop.order_url}/orders/{order_id}/cancel",
+        headers=shop.customer_headers(customer_id),
+        timeout=30,
+    )
 
 
 def ended(current: dict) -> bool:
@@ -75,6 +89,7 @@ def settled_orders(shop: Shop, order_ids: Iterable[str], timeout_s: float) -> di
     pending = list(dict.fromkeys(order_ids))
     done: dict[str, dict] = {}
     http = requests.Session()
+    http.headers.update(ADMIN)
     while True:
         for order_id in pending:
             response = http.get(f"{shop.order_url}/orders/{order_id}", timeout=10)
@@ -97,7 +112,7 @@ def wait_terminal(shop: Shop, order_ids: list[str], timeout_s: float = 90.0) -> 
 
 def payments(shop: Shop, order_id: str) -> list[dict]:
     response = requests.get(
-        f"{shop.payment_url}/payments", params={"order_id": order_id}, timeout=10
+        f"{shop.payment_url}/payments", params={"order_id": order_id}, headers=ADMIN, timeout=10
     )
     assert response.ok, response.text
     return response.json()["items"]

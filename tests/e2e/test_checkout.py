@@ -13,6 +13,7 @@ import requests
 from testkit.shop import ADMIN, ShopOptions, run_shop
 from testkit.storefront import (
     assert_invariants,
+    cancel,
     checkout,
     create_product,
     order,
@@ -107,7 +108,7 @@ def test_cancelling_an_approved_order_refunds_it_and_returns_the_stock(shop):
     sku = create_product(shop, stock=4, price_cents=500)
     approved = checkout(shop, [(sku, 3)])
     assert approved["status"] == "APPROVED"
-    response = requests.post(f"{shop.order_url}/orders/{approved['order_id']}/cancel", timeout=10)
+    response = cancel(shop, approved["order_id"])
     assert response.status_code == 202, response.text
     deadline = time.monotonic() + 60
     while order(shop, approved["order_id"])["status"] != "CANCELLED":
@@ -115,7 +116,7 @@ def test_cancelling_an_approved_order_refunds_it_and_returns_the_stock(shop):
         time.sleep(0.3)
     assert [p["status"] for p in payments(shop, approved["order_id"])] == ["REFUNDED"]
     assert (product(shop, sku)["stock_on_hand"], product(shop, sku)["stock_reserved"]) == (4, 0)
-    again = requests.post(f"{shop.order_url}/orders/{approved['order_id']}/cancel", timeout=10)
+    again = cancel(shop, approved["order_id"])
     assert again.status_code == 409
 
 

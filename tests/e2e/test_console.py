@@ -30,7 +30,14 @@ from testkit.conditions import wait_for
 from testkit.console import RunningConsole, chromium_path, start_console
 from testkit.search import Indexer
 from testkit.shop import Shop, ShopOptions, run_shop
-from testkit.storefront import create_product, order, place_order, product, wait_terminal
+from testkit.storefront import (
+    cancel,
+    create_product,
+    order,
+    place_order,
+    product,
+    wait_terminal,
+)
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -348,7 +355,7 @@ def test_a_dead_letter_redriven_from_the_page_is_applied_once(page, console, sho
     wait_for(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
     [letter] = poisoned()
     # The fix: the customer asks to cancel, so completing the cancellation becomes right.
-    cancelled = requests.post(f"{shop.order_url}/orders/{order_id}/cancel", timeout=30)
+    cancelled = cancel(shop, order_id)
     assert cancelled.status_code == 202, cancelled.text
 
     log_in(page, console, "/dead-letters")
@@ -438,7 +445,7 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
     at = dead_letters.position(letter)
     # The customer cancels: the cancellation saga's own last command for the order waits
     # behind the letter, which holds back its key.
-    cancelled = requests.post(f"{shop.order_url}/orders/{order_id}/cancel", timeout=30)
+    cancelled = cancel(shop, order_id)
     assert cancelled.status_code == 202, cancelled.text
 
     log_in(page, console, f"/dead-letters/{dlq}/{at}")

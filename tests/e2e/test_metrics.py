@@ -23,7 +23,7 @@ from eventing.registry import envelope_for
 from testkit.conditions import wait_for
 from testkit.search import Indexer
 from testkit.shop import ShopOptions, run_shop
-from tests.e2e.storefront import create_product, new_sku, place_order, wait_terminal
+from testkit.storefront import create_product, new_sku, place_order, wait_terminal
 
 pytestmark = pytest.mark.e2e
 

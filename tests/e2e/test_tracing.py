@@ -62,7 +62,10 @@ def checkout(shop, sku: str, payment_method: str) -> tuple[dict, str]:
             f"{shop.order_url}/orders",
             json=body,
             timeout=10,
-            headers={"Idempotency-Key": f"trace-{time.monotonic_ns()}"},
+            headers={
+                "Idempotency-Key": f"trace-{time.monotonic_ns()}",
+                **shop.customer_headers("trace-test"),
+            },
         )
         if response.status_code == 202:
             break
@@ -231,7 +234,9 @@ def complete_lines(path: Path) -> list[str]:
 
 
 def test_a_requests_access_line_carries_the_trace_of_its_response(shop):
-    response = requests.get(f"{shop.order_url}/orders/{new_sku()}", timeout=10)
+    response = requests.get(
+        f"{shop.order_url}/orders/{new_sku()}", headers=shop.customer_headers(), timeout=10
+    )
     assert response.status_code == 404
     _, trace_id, span_id, _ = response.headers["traceparent"].split("-")
     access_lines = []

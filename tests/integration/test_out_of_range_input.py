@@ -22,11 +22,13 @@ INT32_MAX = 2_147_483_647
 
 
 def test_an_order_totalling_more_than_2_to_the_31_cents_keeps_its_exact_total(
-    scratch_engine, shop_topics
+    scratch_engine, shop_topics, customer_tokens
 ):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("order_service/migrations"), url)
-    app = bootstrap(Settings(database_url=url), shop_topics)
+    app = bootstrap(
+        Settings(database_url=url, customer_tokens=customer_tokens.settings()), shop_topics
+    )
     expensive = inventory.ProductCreated(
         sku="GOLD-1",
         version=1,
@@ -41,6 +43,7 @@ def test_an_order_totalling_more_than_2_to_the_31_cents_keeps_its_exact_total(
     )
     app.handler()(Decoded(envelope_for(expensive), expensive))
     client = app.flask_app().test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = customer_tokens.headers("c")["Authorization"]
 
     response = client.post(
         "/orders",

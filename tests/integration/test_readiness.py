@@ -34,21 +34,27 @@ def service(request):
     return SERVICES[request.param], Path(request.param) / "migrations"
 
 
-def test_a_service_whose_database_and_kafka_answer_is_ready(service, scratch_engine):
+def test_a_service_whose_database_and_kafka_answer_is_ready(
+    service, scratch_engine, customer_tokens
+):
     (settings_class, bootstrap), migrations = service
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(migrations, url)
-    app = bootstrap(settings_class(database_url=url), KafkaSettings.from_env())
+    settings = settings_class(database_url=url, customer_tokens=customer_tokens.settings())
+    app = bootstrap(settings, KafkaSettings.from_env())
     response = app.flask_app().test_client().get("/readyz")
     assert response.status_code == 200, response.json
     assert response.json["checks"] == ["database", "kafka"]
 
 
-def test_a_service_cut_off_from_its_database_and_kafka_is_a_503_naming_both(service):
+def test_a_service_cut_off_from_its_database_and_kafka_is_a_503_naming_both(
+    service, customer_tokens
+):
     (settings_class, bootstrap), _ = service
     nowhere = f"127.0.0.1:{free_port()}"
     settings = settings_class(
-        database_url=f"postgresql+psycopg2://eventshop:eventshop@{nowhere}/none"
+        database_url=f"postgresql+psycopg2://eventshop:eventshop@{nowhere}/none",
+        customer_tokens=customer_tokens.settings(),
     )
     app = bootstrap(settings, KafkaSettings(bootstrap_servers=nowhere))
     response = app.flask_app().test_client().get("/readyz")

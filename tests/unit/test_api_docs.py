@@ -9,23 +9,30 @@ import pytest
 from flask import Flask
 
 from servicekit.app import create_service_app
+from servicekit.customer_tokens import CustomerTokenVerifier
+from testkit.tokens import TokenIssuer
 
 
 def _apps() -> dict[str, Flask]:
     from inventory_service.api import build_api as inventory_api
+    from order_service.api import OrderRateLimit
     from order_service.api import build_api as order_api
     from payment_service.api import build_api as payment_api
     from search_indexer.api import build_app as search_app
     from search_indexer.config import Settings
     from search_indexer.index import ProductIndex, client
 
+    verifier = CustomerTokenVerifier.from_settings(TokenIssuer.create().settings())
+
     def never_called():  # the docs page opens no unit of work
         raise AssertionError("no unit of work is needed")
 
     return {
         "inventory": create_service_app(inventory_api(never_called, lambda: "token"), {}),
-        "order": create_service_app(order_api(never_called), {}),
-        "payment": create_service_app(payment_api(never_called), {}),
+        "order": create_service_app(
+            order_api(never_called, lambda: "token", verifier, OrderRateLimit(60, 60)), {}
+        ),
+        "payment": create_service_app(payment_api(never_called, lambda: "token", verifier), {}),
         "search": search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused")),
     }
 

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from servicekit.api import Api, HeaderParam
 from servicekit.app import create_service_app
+from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.fields import MAX_BODY_BYTES, MAX_JSON_DEPTH, Text, whole_number
 from servicekit.problems import not_found
+from testkit.tokens import TokenIssuer
 
 Quantity = Annotated[int, *whole_number(ge=1, le=1000)]
 
@@ -221,11 +223,14 @@ def test_openapi_documents_every_route_with_its_schemas(client):
 
 def _service_documents() -> dict[str, dict]:
     from inventory_service.api import build_api as inventory_api
+    from order_service.api import OrderRateLimit
     from order_service.api import build_api as order_api
     from payment_service.api import build_api as payment_api
     from search_indexer.api import build_app as search_app
     from search_indexer.config import Settings
     from search_indexer.index import ProductIndex, client
+
+    verifier = CustomerTokenVerifier.from_settings(TokenIssuer.create().settings())
 
     def never_called():  # building a document opens no unit of work
         raise AssertionError("no unit of work is needed")
@@ -233,8 +238,10 @@ def _service_documents() -> dict[str, dict]:
     search = search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused"))
     return {
         "inventory": inventory_api(never_called, lambda: "token").openapi(),
-        "order": order_api(never_called).openapi(),
-        "payment": payment_api(never_called).openapi(),
+        "order": order_api(
+            never_called, lambda: "token", verifier, OrderRateLimit(60, 60)
+        ).openapi(),
+        "payment": payment_api(never_called, lambda: "token", verifier).openapi(),
         "search": search.test_client().get("/openapi.json").json,
     }
 

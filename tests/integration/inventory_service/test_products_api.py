@@ -286,14 +286,17 @@ def test_every_change_publishes_the_full_state_with_a_growing_version(app, clien
     client.patch("/products/MUG-1", json={"name": "Red mug"}, headers=ADMIN)
     client.post("/products/MUG-1/restock", json={"quantity": 1}, headers=ADMIN)
     client.delete("/products/MUG-1", headers=ADMIN)
-    published = outbox_events(app)
+    published = outbox_events(app, "Product")
     assert [(e.type, e.payload["version"]) for e in published] == [
         ("ProductCreated", 1),
         ("ProductUpdated", 2),
         ("StockChanged", 3),
         ("ProductDeleted", 4),
     ]
-    assert outbox_destinations(app) == [(shop_topics.qualify("inventory.products"), "MUG-1")] * 4
+    products_topic = shop_topics.qualify("inventory.products")
+    assert [d for d in outbox_destinations(app) if d[0] == products_topic] == [
+        (products_topic, "MUG-1")
+    ] * 4
     assert published[1].payload == {
         "sku": "MUG-1",
         "version": 2,
@@ -317,7 +320,28 @@ def test_a_refused_write_publishes_nothing(app, client):
     new_product(client)
     client.patch("/products/MUG-1", json={}, headers=ADMIN)
     client.post("/products/NOPE/restock", json={"quantity": 1}, headers=ADMIN)
-    assert [e.type for e in outbox_events(app)] == ["ProductCreated"]
+    assert [e.type for e in outbox_events(app)] == ["ProductCreated", "AuditEntry"], (
+        "the first create and its audit entry; the refused writes record nothing"
+    )
+
+
+def test_every_admin_write_is_audited_in_its_own_transaction(app, client, shop_topics):
+    new_product(client)
+    client.patch("/products/MUG-1", json={"name": "Red mug"}, headers=ADMIN)
+    client.post("/products/MUG-1/restock", json={"quantity": 3}, headers=ADMIN)
+    client.delete("/products/MUG-1", headers=ADMIN)
+    entries = [e.payload for e in outbox_events(app, "OperatorAction")]
+    assert [(e["action"], e["target"], e["detail"]) for e in entries] == [
+        ("product.create", "MUG-1", "price 1200 cents, stock 10"),
+        ("product.update", "MUG-1", '{"name": "Red mug"}'),
+        ("product.restock", "MUG-1", "+3 units"),
+        ("product.delete", "MUG-1", ""),
+    ]
+    assert {e["actor"] for e in entries} == {"inventory-service:admin@127.0.0.1"}
+    audit_topic = shop_topics.qualify("operator.audit")
+    assert [d for d in outbox_destinations(app) if d[0] == audit_topic] == [
+        (audit_topic, "MUG-1")
+    ] * 4
 
 
 def test_health_readiness_and_openapi(client):

@@ -23,15 +23,27 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def app(scratch_engine, shop_topics):
+def app(scratch_engine, shop_topics, customer_tokens):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("payment_service/migrations"), url)
-    return bootstrap(Settings(database_url=url), shop_topics)
+    return bootstrap(
+        Settings(database_url=url, customer_tokens=customer_tokens.settings()), shop_topics
+    )
 
 
 @pytest.fixture
-def client(app):
-    return app.flask_app().test_client()
+def client(app, customer_tokens):
+    """A client sending customer c-1's token (the customer `authorize` pays for)."""
+    client = app.flask_app().test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = customer_tokens.headers("c-1")["Authorization"]
+    return client
+
+
+@pytest.fixture
+def admin_client(app):
+    client = app.flask_app().test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {app.settings.admin_token}"
+    return client
 
 
 @pytest.fixture
@@ -104,11 +116,14 @@ def test_a_processor_that_never_answers_sends_nothing_and_a_void_then_blocks_the
     assert [status for status, _ in shown(client, "o-1")] == ["VOIDED"]
 
 
-def test_voiding_an_order_never_authorised_records_a_void_of_nothing(app, client, handle):
+def test_voiding_an_order_never_authorised_records_a_void_of_nothing(
+    app, client, admin_client, handle
+):
     handle(command(messages.VoidPayment(order_id="o-9")))
-    assert shown(client, "o-9") == [("VOIDED", 0)]
+    assert shown(admin_client, "o-9") == [("VOIDED", 0)]
     handle(authorize("o-9"))
-    assert shown(client, "o-9") == [("VOIDED", 0)]
+    assert shown(admin_client, "o-9") == [("VOIDED", 0)]
+    assert shown(client, "o-9") == [], "a void of nothing names no customer: only the admin's"
 
 
 def test_authorise_capture_refund_happen_once_however_often_the_commands_come(app, client, handle):
