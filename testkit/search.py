@@ -28,6 +28,7 @@ from search_indexer.api import build_app
 from search_indexer.config import load_settings
 from search_indexer.index import ProductIndex, SearchUnavailable, client
 from testkit.conditions import wait_for
+from testkit.processes import terminate
 from testkit.shop import REPO, free_port
 
 
@@ -127,12 +128,12 @@ class Indexer:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        _terminate(self.process)
+        terminate(self.process)
 
     def close(self) -> None:
         """Stop the worker (and the API) and delete the indices it wrote."""
         self.stop()
-        _terminate(self.api_process)
+        terminate(self.api_process)
         for name in self.index.indices_behind_alias():
             self.index.delete_index(name)
 
@@ -177,15 +178,3 @@ class Indexer:
                     return result
             assert time.monotonic() < deadline, f"{what}; indexer log: {self.log}"
             time.sleep(0.2)
-
-
-def _terminate(process: subprocess.Popen | None) -> None:
-    """SIGTERM, then SIGKILL if the process has not stopped within 30 s (a faust worker
-    waiting on an Elasticsearch that is down once did not)."""
-    if process and process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)

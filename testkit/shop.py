@@ -23,6 +23,7 @@ import requests
 
 from eventing.config import KafkaSettings
 from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics, record_topics
+from testkit.processes import terminate
 from testkit.scratch import POSTGRES_URL_TEMPLATE, scratch_database, scratch_topics
 from testkit.tokens import TokenIssuer
 
@@ -131,14 +132,7 @@ class Shop:
         process.wait(timeout=10)
 
     def stop(self, name: str) -> None:
-        process = self.processes[name]
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        terminate(self.processes[name])
 
     def wait_ready(self, timeout_s: float = 300.0) -> None:
         """Until every API answers /readyz. A process that exits fails this at once; one that

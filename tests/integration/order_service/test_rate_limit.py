@@ -5,7 +5,6 @@ it, other customers unaffected, and a new window counting from one again."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from order_service.repository import RateLimits
 from servicekit.migrations import upgrade
 from testkit.conditions import wait_for
+from testkit.processes import terminate
 from testkit.scratch import scratch_database
 from testkit.shop import REPO, free_port
 
@@ -69,20 +69,11 @@ def order_apis(customer_tokens, tmp_path_factory) -> Iterator[list[str]]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            stack.callback(_stop, process)
+            stack.callback(terminate, process)
             urls.append(f"http://127.0.0.1:{port}")
         for url_ in urls:
             wait_for(lambda u=url_: _healthy(u), 240, f"{url_} answering (logs in {logs})")
         yield urls
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def _healthy(url: str) -> bool:
