@@ -30,9 +30,16 @@ class Notifications:
         self._connection = None
 
     def wait(self, timeout_s: float) -> bool:
-        """Block until a notification arrives (True) or `timeout_s` passes (False)."""
+        """Block until a notification arrives (True) or `timeout_s` passes (False).
+
+        A LISTEN just (re)established also answers True at once: whatever was notified while
+        no connection listened (the server restarting, say) is lost, so the caller must look
+        for itself rather than sleep until its next poll."""
         try:
-            connection = self._listening()
+            if self._connection is None:
+                self._listening()
+                return True
+            connection = self._connection
             ready, _, _ = select.select([connection], [], [], timeout_s)
             if not ready:
                 return False

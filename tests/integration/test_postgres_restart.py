@@ -138,12 +138,14 @@ def saga_state(app: SagaApp, reader: sa.Engine, order_id: str) -> SagaState | No
 def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
     postgres, database, shop_topics
 ):
-    """No participant answers, so each saga's first step times out within a second: the loop
-    (a worker's engine, no pre-ping) must apply that to a saga started after the restart too."""
+    """No participant answers, so each saga's first step times out a second after its command
+    was published (the relay runs beside the loop, as in a worker): the loop (a worker's
+    engine, no pre-ping) must apply that to a saga started after the restart too."""
     upgrade(Path("sagas/migrations"), database)
-    settings = SagaSettings(database_url=database, reply_timeout_s=1.0).for_worker()
-    app = saga_bootstrap(settings, shop_topics)
+    settings = SagaSettings(database_url=database, reply_timeout_s=1.0, step_attempts=1)
+    app = saga_bootstrap(settings.for_worker(), shop_topics)
     reader = sa.create_engine(database, pool_pre_ping=True)
+    relay_stop, relay_thread = running(app.relay().run)
     stop, thread = running(app.orchestrator.run_timeouts)
     expired = set(SagaState) - {SagaState.RUNNING, SagaState.COMPLETED}
     try:
@@ -166,9 +168,12 @@ def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
             "the saga started after the restart to time out",
         )
         assert thread.is_alive(), "the timeout loop died"
+        assert relay_thread.is_alive(), "the relay died"
     finally:
         stop.set()
+        relay_stop.set()
         thread.join(30)
+        relay_thread.join(30)
         reader.dispose()
         app.engine.dispose()
 
