@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -46,6 +45,7 @@ from eventing.held import (
 from eventing.metrics import message_dead_lettered, message_processed, message_retried
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, EventRegistry
+from eventing.retry import RetryPolicy
 from eventing.sql import HoldTables
 from eventing.topics import dead_letter_topic
 from eventing.tracing import (
@@ -58,22 +58,6 @@ from eventing.tracing import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Decoded], None]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    """Attempts for an unexpected error before the message is dead-lettered."""
-    base_delay_s: float = 0.2
-    max_delay_s: float = 2.0
-    """The cap of the backoff. A transient failure is retried for as long as it lasts, so the
-    cap is also how late a consumer may notice that its database is back: a 30 s outage with
-    a 30 s cap left it asleep for up to 25 s more. A retry every 2 s costs the server nothing."""
-
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff with full jitter on its upper half."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
 
 
 @dataclass(frozen=True)

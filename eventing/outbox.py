@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import zlib
@@ -33,6 +32,7 @@ from eventing.errors import EventingError, KafkaUnavailable
 from eventing.notifications import Notifications
 from eventing.producer import Delivery, KafkaPublisher, OutgoingMessage, ProduceErrorKind
 from eventing.registry import Event, envelope_for
+from eventing.retry import RetryPolicy
 from eventing.topics import dead_letter_topic
 from eventing.tracing import context_from_headers, current_trace_headers, tracer
 
@@ -146,6 +146,7 @@ class OutboxRelay:
         self.idle_poll_s = idle_poll_s
         self.notifications = Notifications(engine, outbox.channel)
         self.max_backoff_s = max_backoff_s
+        self.backoff = RetryPolicy(base_delay_s=0.2, max_delay_s=max_backoff_s)
         self.keep_published = keep_published
         self._parked_counter = metrics.get_meter(
             "eventing.outbox", meter_provider=meter_provider
@@ -376,7 +377,7 @@ class OutboxRelay:
                 failures = 0
             except EventingError as error:
                 failures += 1
-                delay = min(self.max_backoff_s, 0.1 * 2**failures) * random.uniform(0.5, 1.0)
+                delay = self.backoff.delay(failures)
                 log.warning("outbox relay failed (%s); retrying in %.1fs", error, delay)
                 stop.wait(delay)
                 continue

@@ -4,7 +4,7 @@ Events are taken in batches (up to `batch_size`, or whatever arrived within
 `batch_within_s`), reduced to each product's newest event, and bulk-written with external
 versions. faust acks a batch once the agent asks for the next one, even if the agent raised,
 so the agent never raises: while Elasticsearch is down it retries the same batch, with the
-consumer's backoff (`eventing.consumer.RetryPolicy`) however long it takes (no offset moves
+consumer's backoff (`eventing.retry.RetryPolicy`) however long it takes (no offset moves
 past what was written), and an event that cannot be indexed goes to the dead-letter topic with
 its reason. The waiting happens in a thread, so faust's event loop keeps heartbeating to the
 group while Elasticsearch is away.
@@ -26,11 +26,12 @@ import faust
 import contracts
 from contracts import inventory
 from eventing import topics
-from eventing.consumer import RetryPolicy, dead_letter_headers
+from eventing.consumer import dead_letter_headers
 from eventing.errors import EventingError, PoisonMessage
 from eventing.metrics import message_dead_lettered
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import registry
+from eventing.retry import RetryPolicy
 from eventing.topics import dead_letter_topic
 from eventing.tracing import ConsumedMessage, batch_process_span, record_processed_in_batch
 from search_indexer.config import Settings, load_settings

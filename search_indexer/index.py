@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.helpers import BulkIndexError, bulk
 
-from eventing.consumer import RetryPolicy
 from eventing.errors import EventingError, TransientError
+from eventing.retry import RetryPolicy
 from search_indexer.documents import INDEX_MAPPINGS, INDEX_SETTINGS
 
 log = logging.getLogger(__name__)

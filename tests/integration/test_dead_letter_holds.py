@@ -17,10 +17,11 @@ from collections.abc import Iterator
 import pytest
 
 from eventing.config import KafkaSettings
-from eventing.consumer import EventConsumer, HoldDatabase, RetryPolicy
+from eventing.consumer import EventConsumer, HoldDatabase
 from eventing.held import HoldStore
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
+from eventing.retry import RetryPolicy
 from eventing.topics import dead_letter_topic
 from testkit import ledger
 from testkit.cli import run_shopctl

@@ -18,11 +18,12 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from eventing.consumer import EventConsumer, RetryPolicy
+from eventing.consumer import EventConsumer
 from eventing.envelope import Envelope
 from eventing.errors import TransientError
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
+from eventing.retry import RetryPolicy
 from eventing.topics import dead_letter_topic
 from eventing.tracing import kafka_headers_to_dict
 from testkit import ledger

@@ -13,11 +13,12 @@ import sqlalchemy as sa
 
 from contracts import inventory
 from eventing import topics
-from eventing.consumer import EventConsumer, RetryPolicy
+from eventing.consumer import EventConsumer
 from eventing.operations import consumer_groups
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
+from eventing.retry import RetryPolicy
 from eventing.topics import dead_letter_topic
 from order_service import orm as order_orm
 from servicekit.migrations import upgrade

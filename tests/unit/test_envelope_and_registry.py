@@ -8,10 +8,10 @@ import uuid
 import pytest
 
 from contracts import inventory, orders
-from eventing.consumer import RetryPolicy
 from eventing.envelope import Envelope
 from eventing.errors import InvalidPayload, UndecodableMessage, UnknownEventType
 from eventing.registry import envelope_for, registry
+from eventing.retry import RetryPolicy
 
 
 def reserve() -> inventory.ReserveStock:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import inspect
 
-from eventing.consumer import RetryPolicy
 from eventing.outbox import OutboxRelay
+from eventing.retry import RetryPolicy
 
 
 def test_a_consumer_retries_a_long_transient_failure_at_least_every_two_seconds():

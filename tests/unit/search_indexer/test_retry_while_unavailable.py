@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from eventing.consumer import RetryPolicy
+from eventing.retry import RetryPolicy
 from search_indexer.index import IndexMissing, SearchUnavailable, retry_while_unavailable
 
 QUICK = RetryPolicy(base_delay_s=0.001, max_delay_s=0.002)
