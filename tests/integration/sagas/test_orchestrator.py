@@ -76,6 +76,15 @@ def happy(command: Event) -> list[Event]:
     return []
 
 
+def declined(command: payment.AuthorizePayment) -> payment.PaymentDeclined:
+    return payment.PaymentDeclined(
+        order_id=command.order_id,
+        payment_id="p-1",
+        amount_cents=command.amount_cents,
+        reason="PAYMENT_DECLINED",
+    )
+
+
 class Participant:
     """Answers saga commands through Kafka, and remembers them."""
 
@@ -348,14 +357,7 @@ def test_a_saga_parked_on_an_unanswered_release_finishes_when_the_answer_comes_l
         if isinstance(command, inventory.ReleaseStock):
             return []
         if isinstance(command, payment.AuthorizePayment):
-            return [
-                payment.PaymentDeclined(
-                    order_id=command.order_id,
-                    payment_id="p-1",
-                    amount_cents=command.amount_cents,
-                    reason="PAYMENT_DECLINED",
-                )
-            ]
+            return [declined(command)]
         return happy(command)
 
     participant = running(inventory_down_for_releases)
@@ -513,14 +515,7 @@ def test_a_payment_that_gets_no_reply_is_resent_its_attempts_then_compensated(
 def test_a_declined_payment_is_not_retried(saga_app, shop_topics, running):
     def declining(command: Event) -> list[Event]:
         if isinstance(command, payment.AuthorizePayment):
-            return [
-                payment.PaymentDeclined(
-                    order_id=command.order_id,
-                    payment_id="p-1",
-                    amount_cents=command.amount_cents,
-                    reason="PAYMENT_DECLINED",
-                )
-            ]
+            return [declined(command)]
         return happy(command)
 
     participant = running(declining)

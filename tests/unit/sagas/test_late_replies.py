@@ -4,17 +4,29 @@ on, whatever its state; a duplicate or a reply that proves nothing changes nothi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from contracts import inventory, orders, payment
 from eventing.registry import Event
 from sagas.definitions import checkout_saga
 from sagas.framework.engine import SagaEngine, SagaState, StepStatus
+from tests.unit.sagas.checkout_messages import (
+    T0,
+    approved,
+    authorized,
+    captured,
+    committed,
+    created,
+    declined,
+    names,
+    rejected,
+    released,
+    reservation_failed,
+    reserved,
+    voided,
+)
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-ORDER = "order-1"
 MAX_COMPENSATION_ATTEMPTS = 3
 
 
@@ -30,62 +42,6 @@ def engine() -> SagaEngine:
             step_attempts=1,
         )
     )
-
-
-def names(commands: list[Event]) -> list[str]:
-    return [type(c).__name__ for c in commands]
-
-
-def created() -> orders.OrderCreated:
-    return orders.OrderCreated(
-        order_id=ORDER,
-        customer_id="c1",
-        payment_method="tok_timeout",
-        total_cents=1998,
-        items=[{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 999}],
-    )
-
-
-def reserved() -> inventory.StockReserved:
-    return inventory.StockReserved(order_id=ORDER, items=[{"sku": "SKU-1", "quantity": 2}])
-
-
-def reservation_failed() -> inventory.StockReservationFailed:
-    return inventory.StockReservationFailed(order_id=ORDER, reason="OUT_OF_STOCK", skus=["SKU-1"])
-
-
-def released() -> inventory.StockReleased:
-    return inventory.StockReleased(order_id=ORDER)
-
-
-def authorized() -> payment.PaymentAuthorized:
-    return payment.PaymentAuthorized(order_id=ORDER, payment_id="p1", amount_cents=1998)
-
-
-def declined() -> payment.PaymentDeclined:
-    return payment.PaymentDeclined(
-        order_id=ORDER, payment_id="p1", amount_cents=1998, reason="PAYMENT_DECLINED"
-    )
-
-
-def voided() -> payment.PaymentVoided:
-    return payment.PaymentVoided(order_id=ORDER, payment_id="p1", amount_cents=0)
-
-
-def captured() -> payment.PaymentCaptured:
-    return payment.PaymentCaptured(order_id=ORDER, payment_id="p1", amount_cents=1998)
-
-
-def committed() -> inventory.StockCommitted:
-    return inventory.StockCommitted(order_id=ORDER)
-
-
-def approved() -> orders.OrderApproved:
-    return orders.OrderApproved(order_id=ORDER)
-
-
-def rejected() -> orders.OrderRejected:
-    return orders.OrderRejected(order_id=ORDER, reason="TIMEOUT")
 
 
 class Run:

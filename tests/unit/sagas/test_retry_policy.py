@@ -5,18 +5,25 @@ backoff. Any copy's reply is the awaited reply."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from contracts import inventory, orders, payment
-from eventing.registry import Event
+from contracts import inventory, payment
 from sagas.definitions import checkout_saga
 from sagas.framework.definition import RetryPolicy, Step
 from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStatus
+from tests.unit.sagas.checkout_messages import (
+    ORDER,
+    T0,
+    authorized,
+    created,
+    declined,
+    names,
+    reserved,
+    voided,
+)
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-ORDER = "order-1"
 TIMEOUT_S = 5
 ATTEMPTS = 3
 BASE_DELAY_S = 1.0
@@ -39,38 +46,9 @@ def engine() -> SagaEngine:
     return engine_with()
 
 
-def names(commands: list[Event]) -> list[str]:
-    return [type(c).__name__ for c in commands]
-
-
 def started(engine: SagaEngine, saga_id: str = "saga-1") -> SagaInstance:
-    created = orders.OrderCreated(
-        order_id=ORDER,
-        customer_id="c1",
-        payment_method="tok_timeout",
-        total_cents=1998,
-        items=[{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 999}],
-    )
-    saga, _ = engine.start(saga_id, created, T0)
+    saga, _ = engine.start(saga_id, created(), T0)
     return saga
-
-
-def reserved() -> inventory.StockReserved:
-    return inventory.StockReserved(order_id=ORDER, items=[{"sku": "SKU-1", "quantity": 2}])
-
-
-def authorized() -> payment.PaymentAuthorized:
-    return payment.PaymentAuthorized(order_id=ORDER, payment_id="p1", amount_cents=1998)
-
-
-def declined() -> payment.PaymentDeclined:
-    return payment.PaymentDeclined(
-        order_id=ORDER, payment_id="p1", amount_cents=1998, reason="PAYMENT_DECLINED"
-    )
-
-
-def voided() -> payment.PaymentVoided:
-    return payment.PaymentVoided(order_id=ORDER, payment_id="p1", amount_cents=0)
 
 
 def awaiting_payment(engine: SagaEngine) -> SagaInstance:
