@@ -21,6 +21,7 @@ from servicekit.migrations import upgrade
 from servicekit.settings import HttpServiceSettings
 
 if TYPE_CHECKING:
+    from servicekit.deployable import Deployable
     from servicekit.runtime import ServiceRuntime
 
 SettingsT = TypeVar("SettingsT", bound=HttpServiceSettings)
@@ -32,8 +33,8 @@ class ServiceCommands(Generic[SettingsT]):
     migrations_dir: Path
     settings: Callable[[], SettingsT]
     """Read once, when a command runs: database URL, where to listen, name and log level."""
-    app_factory: str
-    """gunicorn's application spec, e.g. 'inventory_service.api:create_app()'."""
+    app_factory: str | None
+    """gunicorn's application spec, e.g. 'inventory_service.api:create_app()'; None: no API."""
     worker: Callable[[SettingsT], int]
 
 
@@ -45,9 +46,10 @@ def main(commands: ServiceCommands[SettingsT], argv: list[str] | None = None) ->
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations")
-    api = sub.add_parser("api", help="serve the HTTP API under gunicorn")
-    api.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
-    api.add_argument("--threads", type=int, default=4)
+    if commands.app_factory is not None:
+        api = sub.add_parser("api", help="serve the HTTP API under gunicorn")
+        api.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        api.add_argument("--threads", type=int, default=4)
     sub.add_parser("worker", help="run the Kafka consumers and the outbox relay")
     args = parser.parse_args(argv)
 
@@ -67,6 +69,7 @@ def main(commands: ServiceCommands[SettingsT], argv: list[str] | None = None) ->
         return 0
     if args.command == "worker":
         return commands.worker(settings)
+    assert commands.app_factory is not None  # argparse offered `api` only then
     return exec_gunicorn(
         commands.app_factory,
         bind=f"{settings.bind_host}:{settings.port}",
@@ -116,6 +119,37 @@ def exec_gunicorn(
         ],
     )
     return 0  # not reached: exec replaced the process
+
+
+def run(deployable: Deployable[Any], argv: list[str] | None = None) -> int:
+    """The whole `__main__` of a deployable: `python -m <package> migrate|api|worker`, its
+    migrations in `<package>/migrations`, its API served by gunicorn through
+    `servicekit.deployable:create_app`."""
+    from servicekit.worker import run_worker
+
+    def worker(settings: HttpServiceSettings) -> int:
+        settings = settings.for_worker()
+        return run_worker(
+            settings.service_name,
+            settings.log_level,
+            lambda: deployable.runtime(settings).worker_tasks(),
+        )
+
+    return main(
+        ServiceCommands(
+            prog=deployable.package,
+            migrations_dir=Path(cast(str, import_module(deployable.package).__file__)).parent
+            / "migrations",
+            settings=cast(Callable[[], HttpServiceSettings], deployable.load_settings),
+            app_factory=(
+                f"servicekit.deployable:create_app({deployable.package!r})"
+                if deployable.api
+                else None
+            ),
+            worker=worker,
+        ),
+        argv,
+    )
 
 
 def service_main(
