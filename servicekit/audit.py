@@ -14,11 +14,13 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventing.envelope import Envelope
 from eventing.topics import OPERATOR_AUDIT
-from servicekit.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:  # shopctl reads entries without the unit of work's imports
+    from servicekit.unit_of_work import UnitOfWork
 
 ENVELOPE_TYPE = "AuditEntry"
 """The envelope type of an entry an API's outbox publishes."""
