@@ -26,7 +26,7 @@ from eventing.retry import RetryPolicy
 from eventing.tracing import ConsumedMessage, batch_process_span, record_processed_in_batch
 from search_indexer.config import Settings
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
-from search_indexer.index import IndexMissing, ProductIndex, retry_while_unavailable
+from search_indexer.index import IndexMissing, SearchIndex, retry_while_unavailable
 from search_indexer.metrics import records_indexed
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Record(ConsumedMessage):
 class Indexer:
     """Indexes batches of product messages into `index`; dead-letters what it cannot."""
 
-    def __init__(self, settings: Settings, index: ProductIndex, dead_letters: DeadLetters):
+    def __init__(self, settings: Settings, index: SearchIndex, dead_letters: DeadLetters):
         self.settings = settings
         self.index = index
         self.dead_letters = dead_letters
