@@ -7,7 +7,8 @@ behaviour of the Elasticsearch adapter (`search_indexer.index.ProductIndex`):
   remembered, so an older event cannot bring the product back (the index's `gc_deletes`);
 - a write to an alias with no index behind it raises `IndexMissing` (the shop's Elasticsearch
   does not create indices on write);
-- a document with a field the strict mapping does not know comes back as `RejectedDocument`;
+- a document with a field the strict mapping does not know, or a number beyond its field's
+  type (a price past a `long`), comes back as `RejectedDocument`;
 - while `reachable` is False every call raises `SearchUnavailable`, as a node that is down.
 """
 
@@ -30,6 +31,24 @@ from search_indexer.index import (
 )
 
 _KNOWN_FIELDS = frozenset(INDEX_MAPPINGS["properties"])
+_RANGES = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
+_NUMBER_RANGES = {
+    name: _RANGES[mapping["type"]]
+    for name, mapping in INDEX_MAPPINGS["properties"].items()
+    if mapping["type"] in _RANGES
+}
+
+
+def _refusal(source: dict[str, Any]) -> str | None:
+    """Why the strict mapping refuses the document, if it does."""
+    unknown = sorted(set(source) - _KNOWN_FIELDS)
+    if unknown:
+        return f"strict mapping refuses fields {unknown}"
+    for name, (low, high) in _NUMBER_RANGES.items():
+        value = source.get(name)
+        if isinstance(value, int) and not low <= value <= high:
+            return f"{name} {value} is out of range"
+    return None
 
 
 @dataclass
@@ -127,8 +146,8 @@ class InMemoryProductIndex:
         if action["_op_type"] == "delete":
             index.documents[doc_id] = _Stored(version, None)
             return None
-        unknown = sorted(set(action["_source"]) - _KNOWN_FIELDS)
-        if unknown:
-            return RejectedDocument(doc_id, f"strict mapping refuses fields {unknown}")
+        refusal = _refusal(action["_source"])
+        if refusal is not None:
+            return RejectedDocument(doc_id, refusal)
         index.documents[doc_id] = _Stored(version, dict(action["_source"]))
         return None

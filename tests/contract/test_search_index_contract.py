@@ -61,14 +61,16 @@ def unreachable(adapter: str) -> SearchIndex:
     return ProductIndex(client(f"http://127.0.0.1:{port}", request_timeout_s=2.0), "products")
 
 
-def updated(sku: str, version: int, name: str = "Kettle") -> inventory.ProductUpdated:
+def updated(
+    sku: str, version: int, name: str = "Kettle", price_cents: int = 4500
+) -> inventory.ProductUpdated:
     return inventory.ProductUpdated(
         sku=sku,
         version=version,
         name=name,
         description="Boils water",
         category="kitchen",
-        price_cents=4500,
+        price_cents=price_cents,
         attributes={},
         stock_on_hand=3,
         stock_reserved=0,
@@ -115,6 +117,13 @@ def test_a_document_the_mapping_refuses_is_rejected_by_id_and_the_rest_is_writte
     refused["_source"] = {**refused["_source"], "colour": "red"}  # the mapping is strict
     [rejection] = index.write([refused, bulk_action(updated("GOOD", 1), index.alias)])
     assert rejection.doc_id == "BAD"
+    assert names(index) == {"GOOD": "Kettle"}
+
+
+def test_a_price_beyond_what_the_index_can_hold_is_rejected_and_the_rest_is_written(index):
+    index.ensure()
+    [rejection] = write(index, updated("HUGE", 1, price_cents=2**63), updated("GOOD", 1))
+    assert rejection.doc_id == "HUGE"
     assert names(index) == {"GOOD": "Kettle"}
 
 
