@@ -85,7 +85,10 @@ async def _stop_waiting_when_the_app_stops(app: faust.App, indexer: Indexer) -> 
     indexer.stopping.set()
 
 
-def create_faust_app(settings: Settings | None = None) -> faust.App:
+def create_faust_app(
+    settings: Settings | None = None, consumed: Sequence[str] = (topics.PRODUCTS,)
+) -> faust.App:
+    """The app indexing the `consumed` logical topics (the deployable's `topics`)."""
     settings = settings or load_settings()
     kafka = settings.kafka()
     app = faust.App(
@@ -108,7 +111,10 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
     index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
     indexer = Indexer(settings, index, DeadLetters(KafkaPublisher(kafka), settings.consumer_group))
     products = app.topic(
-        kafka.qualify(topics.PRODUCTS), value_serializer="raw", key_serializer="raw", internal=False
+        *(kafka.qualify(topic) for topic in consumed),
+        value_serializer="raw",
+        key_serializer="raw",
+        internal=False,
     )
 
     @app.agent(products)
@@ -128,10 +134,10 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
     return app
 
 
-def run_worker(settings: Settings) -> int:
+def run_worker(settings: Settings, consumed: Sequence[str]) -> int:
     """`python -m search_indexer worker`: the faust worker until SIGTERM."""
     setup_observability(settings.service_name, settings.log_level)
-    app = create_faust_app(settings)
+    app = create_faust_app(settings, consumed)
     # No faust web server: it would bind 0.0.0.0, and nothing here needs it.
     # --quiet: no banner on stdout, which would break the JSON lines.
     sys.argv = [

@@ -21,7 +21,7 @@ from servicekit.deployable import Deployable
 def run_worker(settings: Settings) -> int:
     from search_indexer.app import run_worker as run_faust_worker
 
-    return run_faust_worker(settings)
+    return run_faust_worker(settings, DEPLOYABLE.topics)
 
 
 def search_api(settings: Settings) -> Flask:
