@@ -9,6 +9,7 @@ behaviour of the Elasticsearch adapter (`search_indexer.index.ProductIndex`):
   does not create indices on write);
 - a document with a field the strict mapping does not know, or a number beyond its field's
   type (a price past a `long`), comes back as `RejectedDocument`;
+- a read sees every write at once (Elasticsearch: every write before the last `refresh`);
 - while `reachable` is False every call raises `SearchUnavailable`, as a node that is down.
 """
 
@@ -117,6 +118,11 @@ class InMemoryProductIndex:
         retry: RetryPolicy = UNTIL_AVAILABLE,
     ) -> list[RejectedDocument]:
         return retry_while_unavailable(lambda: self.write(actions), stop=stop, retry=retry)
+
+    def refresh(self, index: str | None = None) -> None:
+        with self._lock:
+            self._available()
+            self._target(index or self.alias)
 
     def all_documents(self, index: str | None = None) -> dict[str, dict[str, Any]]:
         with self._lock:

@@ -70,7 +70,12 @@ class SearchIndex(Protocol):
         retry: RetryPolicy = ...,
     ) -> list[RejectedDocument]: ...
 
-    def all_documents(self, index: str | None = None) -> dict[str, dict[str, Any]]: ...
+    def refresh(self, index: str | None = None) -> None: ...
+
+    def all_documents(self, index: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every document by id, as a search sees them: what was written before the last
+        `refresh`."""
+        ...
 
 
 def client(url: str, request_timeout_s: float = 10.0) -> Elasticsearch:
