@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import import_module
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask
 from sqlalchemy import Engine, Table
@@ -53,16 +53,6 @@ Task = Callable[[threading.Event], None]
 """Runs until the event is set (a consumer's `run`, a relay's `run`)."""
 
 
-class ProcessSettings(Protocol):
-    """What every deployable's settings tell; the shared runtime needs a `ServiceSettings`."""
-
-    @property
-    def service_name(self) -> str: ...
-
-    @property
-    def log_level(self) -> str: ...
-
-
 @dataclass(frozen=True)
 class MessageTables:
     """The backbone's tables in a deployable's own database (see `eventing.sql`)."""
@@ -78,8 +68,9 @@ class Deployable(Generic[U]):
     """`order-service`: service name, consumer group and inbox identity at once."""
     package: str
     """`order_service`: its migrations live in `<package>/migrations`."""
-    load_settings: Callable[[], ProcessSettings]
-    """A `ServiceSettings` for a deployable on the shared runtime."""
+    load_settings: Callable[[], Any]
+    """A `ServiceSettings` for a deployable on the shared runtime; for one with a runtime of
+    its own, any settings with a `service_name` and a `log_level`."""
     tables: MessageTables | None = None
     """None only for a deployable with a runtime of its own (`worker_main`)."""
     unit_of_work: Callable[[sessionmaker[Session], Outbox, Inbox], U] | None = None
@@ -122,7 +113,7 @@ class Deployable(Generic[U]):
         )
 
     def runtime(
-        self, settings: ProcessSettings | None = None, kafka: KafkaSettings | None = None
+        self, settings: ServiceSettings | None = None, kafka: KafkaSettings | None = None
     ) -> Runtime[U]:
         settings = settings or self.load_settings()
         if not isinstance(settings, ServiceSettings):
