@@ -98,7 +98,9 @@ def install_error_pages(app: Flask) -> None:
             session.clear()
             target = url_for("account.sign_in", next=request.full_path.rstrip("?"))
             return Response(status=302, headers={"Location": target})
-        page = render("error.html", status=problem.status, title="Not possible", detail=problem.message)
+        page = render(
+            "error.html", status=problem.status, title="Not possible", detail=problem.message
+        )
         return page, problem.status
 
     @app.errorhandler(Exception)

@@ -54,7 +54,9 @@ class TokenMinter:
 
     def token(self, customer_id: str) -> tuple[str, float]:
         """The token and when it expires (epoch seconds)."""
-        return _signer().customer_token(customer_id, self.ttl), time.time() + self.ttl.total_seconds()
+        return _signer().customer_token(
+            customer_id, self.ttl
+        ), time.time() + self.ttl.total_seconds()
 
 
 def sign_in(session: MutableMapping[str, Any], customer_id: str, minter: TokenMinter) -> None:

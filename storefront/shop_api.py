@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -120,15 +121,13 @@ class ShopApi:
             "inventory service",
             self.settings.inventory_service_url,
             "GET",
-            f"/products/{requests.utils.quote(sku, safe='')}",
+            f"/products/{quote(sku, safe='')}",
         )
 
     # --- orders and payments (the customer's token) -----------------------------------------
 
     def _orders(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._call(
-            "order service", self.settings.order_service_url, method, path, **kwargs
-        )
+        return self._call("order service", self.settings.order_service_url, method, path, **kwargs)
 
     def place_order(
         self, items: list[dict[str, Any]], payment_method: str, idempotency_key: str
@@ -141,13 +140,13 @@ class ShopApi:
         )
 
     def order(self, order_id: str) -> dict[str, Any]:
-        return self._orders("GET", f"/orders/{requests.utils.quote(order_id, safe='')}")
+        return self._orders("GET", f"/orders/{quote(order_id, safe='')}")
 
     def orders(self, page: int, page_size: int) -> dict[str, Any]:
         return self._orders("GET", "/orders", params={"page": page, "page_size": page_size})
 
     def cancel(self, order_id: str) -> None:
-        self._orders("POST", f"/orders/{requests.utils.quote(order_id, safe='')}/cancel")
+        self._orders("POST", f"/orders/{quote(order_id, safe='')}/cancel")
 
     def payments(self, order_id: str) -> list[dict[str, Any]]:
         found = self._call(

@@ -17,7 +17,11 @@ from storefront.shop_api import ApiProblem
 
 blueprint = Blueprint("catalogue", __name__)
 
-SORTS = {"relevance": "Best match", "price_asc": "Price, low to high", "price_desc": "Price, high to low"}
+SORTS = {
+    "relevance": "Best match",
+    "price_asc": "Price, low to high",
+    "price_desc": "Price, high to low",
+}
 PRICE = re.compile(r"^\s*\$?\s*(\d{1,7})(?:[.,](\d{1,2}))?\s*$")
 
 

@@ -32,9 +32,7 @@ def settled(order: dict[str, Any], payments: list[dict[str, Any]], cancelling: b
     if order["status"] not in FINAL:
         return False
     if cancelling:
-        return order["status"] == "CANCELLED" and all(
-            p["status"] != "CAPTURED" for p in payments
-        )
+        return order["status"] == "CANCELLED" and all(p["status"] != "CAPTURED" for p in payments)
     saga = order.get("saga") or {}
     return saga.get("state") in SAGA_SETTLED
 
