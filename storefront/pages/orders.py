@@ -70,9 +70,22 @@ def index() -> str:
     return render("orders.html", orders=found.get("items", []), page=page, pages=pages)
 
 
+def product_names(skus: list[str]) -> dict[str, str]:
+    """The catalogue's names of an order's products; a product no longer sold keeps its sku."""
+    names = {}
+    for sku in dict.fromkeys(skus):
+        try:
+            names[sku] = str(shop().product(sku)["name"])
+        except ApiProblem:
+            names[sku] = sku
+    return names
+
+
 @blueprint.get("/<order_id>")
 def detail(order_id: str) -> str:
-    return render("order.html", **_progress_context(order_id))
+    context = _progress_context(order_id)
+    names = product_names([item["sku"] for item in context["order"]["items"]])
+    return render("order.html", names=names, **context)
 
 
 @blueprint.get("/<order_id>/progress")
