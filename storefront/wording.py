@@ -75,6 +75,9 @@ def rejection(reason: str | None) -> str:
     return REJECTION_REASONS.get(reason, f"The order was rejected ({reason}).")
 
 
+CANCELLATION_STEPS = {"refund_payment", "return_stock", "complete_cancellation"}
+
+
 @dataclass(frozen=True)
 class StepView:
     name: str
@@ -102,3 +105,10 @@ def saga_steps(saga: dict[str, Any] | None) -> list[StepView]:
         )
         for name, entry in latest.items()
     ]
+
+
+def steps_title(steps: list[StepView]) -> str:
+    """The order shows its newest saga: the checkout's, or the cancellation's once asked for."""
+    if any(step.name in CANCELLATION_STEPS for step in steps):
+        return "Cancellation steps"
+    return "Checkout steps"

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from storefront.pages.common import page_number, settings, shop
 from storefront.rendering import render
 from storefront.shop_api import ApiProblem, ApiUnavailable
-from storefront.wording import saga_steps
+from storefront.wording import saga_steps, steps_title
 
 blueprint = Blueprint("orders", __name__, url_prefix="/orders")
 CANCELLING = "cancelling"
@@ -52,10 +52,12 @@ def _progress_context(order_id: str) -> dict[str, Any]:
     order = _order_or_404(order_id)
     payments = shop().payments(order_id)
     cancelling = order_id in _cancelling() and order["status"] != "REJECTED"
+    steps = saga_steps(order.get("saga"))
     return {
         "order": order,
         "payments": payments,
-        "steps": saga_steps(order.get("saga")),
+        "steps": steps,
+        "steps_title": steps_title(steps),
         "cancelling": cancelling,
         "settled": settled(order, payments, cancelling),
     }

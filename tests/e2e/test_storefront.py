@@ -230,6 +230,7 @@ def test_two_products_paid_with_tok_visa_are_approved_with_every_step_and_take_t
     status = page.get_by_test_id("order-status")
     expect(status.locator("[data-status=APPROVED]")).to_be_visible(timeout=SLOW_MS)
     wait_settled(page)
+    expect(page.get_by_role("heading", name="Checkout steps")).to_be_visible()
     for step in CHECKOUT_STEPS:
         expect(page.locator(f"[data-step={step}]")).to_have_attribute(
             "data-step-status", "SUCCEEDED"
@@ -320,6 +321,11 @@ def test_cancelling_an_approved_order_refunds_it_and_puts_the_stock_back(
     status = page.get_by_test_id("order-status")
     expect(status.locator("[data-status=CANCELLED]")).to_be_visible(timeout=SLOW_MS)
     wait_settled(page)
+    expect(page.get_by_role("heading", name="Cancellation steps")).to_be_visible()
+    for step in ("refund_payment", "return_stock", "complete_cancellation"):
+        expect(page.locator(f"[data-step={step}]")).to_have_attribute(
+            "data-step-status", "SUCCEEDED"
+        )
     expect(page.locator("[data-payment-status=REFUNDED]")).to_contain_text(
         money(2 * KETTLE.price_cents)
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from storefront.cart import MAX_QUANTITY, Cart, CartError, CartLine, parse_quantity, total_cents
-from storefront.wording import money, rejection, saga_steps
+from storefront.wording import money, rejection, saga_steps, steps_title
 
 
 @pytest.mark.parametrize(
@@ -105,3 +105,12 @@ def test_a_cart_change_names_a_product_of_the_shop():
 def test_totals_are_integer_cents():
     lines = [CartLine("A", "a", 3, 1999, 10), CartLine("B", "b", 1, 1, 10)]
     assert total_cents(lines) == 5998 and isinstance(total_cents(lines), int)
+
+
+def test_the_steps_are_named_after_the_saga_the_order_shows():
+    checkout = saga_steps({"steps": [{"name": "reserve_stock", "status": "STARTED", "at": ""}]})
+    cancellation = saga_steps(
+        {"steps": [{"name": "refund_payment", "status": "STARTED", "at": ""}]}
+    )
+    assert steps_title(checkout) == "Checkout steps"
+    assert steps_title(cancellation) == "Cancellation steps"
