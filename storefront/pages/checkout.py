@@ -19,13 +19,17 @@ from storefront.cart import Cart
 from storefront.pages.cart import priced_lines
 from storefront.pages.common import shop
 from storefront.rendering import render
-from storefront.shop_api import ApiProblem
+from storefront.shop_api import ApiProblem, ApiUnavailable
 from storefront.wording import TEST_CARDS
 
 blueprint = Blueprint("checkout", __name__, url_prefix="/checkout")
 PLACED = "placed_orders"
 #: How many attempts the session remembers (the newest ones).
 REMEMBERED_ATTEMPTS = 10
+UNKNOWN_OUTCOME = (
+    "The shop did not answer, so we cannot tell whether your order was placed. Placing it "
+    "again is safe: this page will never place it twice."
+)
 
 
 def placed_order(store: MutableMapping[str, Any], attempt: str) -> str | None:
@@ -46,7 +50,14 @@ def _attempt_of(text: str) -> str | None:
         return None
 
 
-def _form(error: str | None = None, method: str = "tok_visa") -> tuple[str, int] | Response:
+def _form(
+    error: str | None = None,
+    method: str = "tok_visa",
+    *,
+    attempt: str | None = None,
+    status: int = 422,
+) -> tuple[str, int] | Response:
+    """The checkout page; `attempt` keeps the key of an attempt whose outcome is unknown."""
     lines, gone = priced_lines(Cart(session))
     if not lines and not gone:
         flash("Your cart is empty: add something before checking out.", "error")
@@ -58,10 +69,10 @@ def _form(error: str | None = None, method: str = "tok_visa") -> tuple[str, int]
         total_cents=sum(line.total_cents for line in lines),
         cards=TEST_CARDS,
         chosen=method,
-        attempt=str(uuid.uuid4()),
+        attempt=attempt or str(uuid.uuid4()),
         error=error,
     )
-    return page, 422 if error else 200
+    return page, status if error else 200
 
 
 @blueprint.get("")
@@ -89,6 +100,9 @@ def place() -> tuple[str, int] | Response:
         if problem.status == 401:
             raise
         return _form(f"The order was not placed: {problem.message}", method)
+    except ApiUnavailable:
+        # The order may or may not have been placed: the same key makes a retry safe.
+        return _form(UNKNOWN_OUTCOME, method, attempt=attempt, status=503)
     order_id = str(placed["order_id"])
     remember(session, attempt, order_id)
     cart.clear()

@@ -340,20 +340,38 @@ def test_cancelling_an_approved_order_refunds_it_and_puts_the_stock_back(
 # --- when things go wrong, and on a phone -------------------------------------------------
 
 
-def test_an_order_api_that_is_down_gives_a_try_again_page(page, storefront, shop, screenshots):
-    sign_in(page, storefront, a_customer())
+def test_an_order_api_that_is_down_gives_a_try_again_page_and_a_safe_retry(
+    page, storefront, shop, screenshots
+):
+    customer = a_customer()
+    sign_in(page, storefront, customer)
+    add_to_cart(page, storefront, SOCKS, 1)
+    page.goto(f"{storefront.url}/checkout")
+    attempt = page.locator("input[name=attempt]").input_value()
     shop.kill("order_service:api")
     try:
-        response = page.goto(f"{storefront.url}/orders")
+        page.get_by_role("button", name=re.compile("Place order")).click()
+        expect(page.get_by_role("alert")).to_contain_text("Placing it again is safe")
+        assert page.locator("input[name=attempt]").input_value() == attempt, "the same key"
+
+        other_tab = page.context.new_page()
+        response = other_tab.goto(f"{storefront.url}/orders")
         assert response is not None and response.status == 503
-        expect(page.get_by_role("heading", level=1)).to_have_text("Please try again in a moment")
-        expect(page.get_by_role("alert")).to_contain_text("order service is not answering")
-        shoot(page, screenshots, "try-again")
+        expect(other_tab.get_by_role("heading", level=1)).to_have_text(
+            "Please try again in a moment"
+        )
+        expect(other_tab.get_by_role("alert")).to_contain_text("order service is not answering")
+        shoot(other_tab, screenshots, "try-again")
     finally:
         shop.start("order_service:api")
         shop.wait_ready()
-    page.get_by_role("link", name="Try again").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Your orders")
+    other_tab.get_by_role("link", name="Try again").click()
+    expect(other_tab.get_by_role("heading", level=1)).to_have_text("Your orders")
+
+    page.get_by_role("button", name=re.compile("Place order")).click()
+    expect(page).to_have_url(re.compile(r"/orders/[0-9a-f-]{36}$"))
+    [placed] = orders_of(shop, customer)
+    assert page.url.endswith(placed["order_id"])
 
 
 def test_the_pages_fit_a_phone(phone, storefront, screenshots):
