@@ -18,9 +18,10 @@ import requests
 from servicekit.customer_tokens import private_pem
 from testkit.conditions import wait_for
 from testkit.search import Indexer
-from testkit.shop import ADMIN, Shop, ShopOptions, free_port, run_shop
+from testkit.shop import ADMIN, REPO, Shop, ShopOptions, free_port, run_shop
 
 STOREFRONT = "storefront:serve"
+HTMX = REPO / "storefront" / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,13 @@ def wait_searchable(shop: Shop, products: list[Product], timeout_s: float = 120.
     wait_for(indexed, timeout_s, f"search found {sorted(wanted)}")
 
 
-def start_storefront(shop: Shop) -> RunningStorefront:
+def start_storefront(shop: Shop, extra_env: dict[str, str] | None = None) -> RunningStorefront:
     """Start the storefront for `shop` (stopped with the shop's other processes). It signs
     its customers in with tokens of the shop's own key, as `shopctl token customer` does with
     the local stack's dev key."""
+    assert HTMX.is_file(), (
+        f"{HTMX} is missing (the order page's live panel needs it): run infra/bootstrap"
+    )
     port = free_port()
     signing_key = shop.logs / "storefront-customer-token-signing.pem"
     signing_key.write_bytes(private_pem(shop.tokens.signer.private_key))

@@ -72,9 +72,13 @@ def shop() -> Iterator[Shop]:
         yield shop
 
 
+#: Small pages, so that the whole catalogue (five products) takes two.
+PAGE_SIZE = 4
+
+
 @pytest.fixture(scope="module")
 def storefront(shop: Shop) -> RunningStorefront:
-    return start_storefront(shop)
+    return start_storefront(shop, {"STOREFRONT_PAGE_SIZE": str(PAGE_SIZE)})
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +185,19 @@ def test_a_customer_signs_in_and_finds_a_product_despite_a_typo(page, storefront
     expect(page.get_by_test_id("stock-available")).to_have_text(str(GRINDER.stock))
     expect(page.locator("dl.attributes")).to_contain_text("conical steel")
     shoot(page, screenshots, "product")
+
+
+def test_the_catalogue_comes_in_pages(page, storefront):
+    page.goto(storefront.url)
+    cards = page.get_by_test_id("results").locator(".product-card")
+    expect(page.get_by_role("heading", name="5 products")).to_be_visible()
+    expect(cards).to_have_count(PAGE_SIZE)
+    expect(page.get_by_role("navigation", name="Result pages")).to_contain_text("Page 1 of 2")
+    page.get_by_role("link", name="Next page").click()
+    expect(cards).to_have_count(len(CATALOGUE) - PAGE_SIZE)
+    expect(page.get_by_role("navigation", name="Result pages")).to_contain_text("Page 2 of 2")
+    page.get_by_role("link", name="Previous page").click()
+    expect(cards).to_have_count(PAGE_SIZE)
 
 
 def test_a_category_facet_with_its_count_narrows_the_results(page, storefront, screenshots):
