@@ -113,6 +113,7 @@ def start_storefront(shop: Shop, extra_env: dict[str, str] | None = None) -> Run
             "SEARCH_SERVICE_URL": shop.urls.get(
                 "search_indexer", f"http://127.0.0.1:{free_port()}"
             ),
+            **(extra_env or {}),
         }
     )
     shop.start(STOREFRONT)
