@@ -123,7 +123,7 @@ def local_processes() -> dict[str, str]:
 
 def test_every_shop_process_runs_with_the_same_command():
     processes = local_processes()
-    assert len(processes) == 10
+    assert len(processes) == 11
     for name, arguments in processes.items():
         assert COMPOSE[name]["command"] == ["python", "-m", *arguments.split()], name
 
@@ -143,6 +143,7 @@ def test_every_shop_process_runs_with_the_same_command():
         ("payment-api", "8002"),
         ("search-api", "8003"),
         ("console", "8004"),
+        ("storefront", "8005"),
         ("prometheus", "9090"),
         ("grafana", "3000"),
     ],
