@@ -1,9 +1,15 @@
 # One image for every Python process of the shop (APIs, workers, orchestrator, indexer, console,
-# CLI). The browser assets (the console's htmx, the APIs' Swagger UI) come from the npm registry
+# storefront, CLI). The browser assets (the console's and the storefront's htmx, the APIs'
+# Swagger UI) come from the npm registry
 # by their locks, in build stages.
 FROM node:20-slim AS console-assets
 WORKDIR /console
 COPY console/package.json console/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
+FROM node:20-slim AS storefront-assets
+WORKDIR /storefront
+COPY storefront/package.json storefront/package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 
 FROM node:20-slim AS swagger-ui-assets
@@ -19,6 +25,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
 COPY --from=console-assets /console/node_modules console/node_modules
+COPY --from=storefront-assets /storefront/node_modules storefront/node_modules
 COPY --from=swagger-ui-assets /swagger_ui/node_modules servicekit/swagger_ui/node_modules
 RUN uv sync --frozen --no-dev
 ENV PATH=/opt/venv/bin:$PATH

@@ -72,7 +72,7 @@ class Entry:
     """`shopctl replay` can run a window of a topic through its worker's handler."""
     declares_deployable: bool = True
     """It declares a `servicekit.deployable.Deployable` as `<package>.deployable.DEPLOYABLE`
-    (the console is a plain Flask app and declares none)."""
+    (the console and the storefront are plain Flask apps and declare none)."""
 
     def process(self, role: Role) -> Process | None:
         return next((process for process in self.processes if process.role is role), None)
@@ -186,8 +186,16 @@ SHOP: tuple[Entry, ...] = (
         port=8004,
         declares_deployable=False,
     ),
+    Entry(
+        name="storefront",
+        package="storefront",
+        env_prefix="STOREFRONT_",
+        processes=(Process(Role.SERVE, "storefront", None),),
+        port=8005,
+        declares_deployable=False,
+    ),
 )
-"""In the order `infra/services/ctl up` starts them (the console last: it reads the rest)."""
+"""In the order `infra/services/ctl up` starts them (the web apps last: they read the rest)."""
 
 
 def entry(name: str) -> Entry:

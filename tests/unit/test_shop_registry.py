@@ -49,7 +49,7 @@ def test_the_registry_imports_no_service_and_no_adapter():
     assert loaded == "[]"
 
 
-def test_the_shop_is_its_six_deployables():
+def test_the_shop_is_its_seven_deployables():
     assert [entry.name for entry in SHOP] == [
         "inventory-service",
         "payment-service",
@@ -57,6 +57,7 @@ def test_the_shop_is_its_six_deployables():
         "checkout-saga",
         "search-indexer",
         "console",
+        "storefront",
     ]
 
 
