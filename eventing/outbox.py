@@ -26,6 +26,7 @@ from sqlalchemy import Engine, Table, delete, exists, func, insert, or_, select,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from eventing import dead_letter_headers as dlq
 from eventing.db_errors import translate_db_errors
 from eventing.envelope import Envelope, utc_now
 from eventing.errors import EventingError, KafkaUnavailable
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 LANES = 16
 _ADVISORY_LOCK_NAMESPACE = 0x0E5E  # first key of pg_try_advisory_xact_lock(int, int)
-PARKED_STUB_HEADER = "dlq.outbox.parked_event_id"
+PARKED_STUB_HEADER = dlq.OUTBOX_PARKED_EVENT_ID
 """Marks a dead letter that is only a stub of a parked outbox row (the row is the message)."""
 _STUB_KEY_CHARS = 1000
 _TRACE = ("traceparent", "tracestate")
@@ -320,15 +321,14 @@ class OutboxRelay:
             headers={
                 **{name: value for name, value in dict(row.headers).items() if name in _TRACE},
                 "event_type": row.event_type,
-                "dlq.original.topic": row.topic,
-                "dlq.error.class": park.error_name,
-                "dlq.error.message": park.reason[:2000],
-                "dlq.attempts": "1",
-                "dlq.failed_at": utc_now().isoformat(),
-                PARKED_STUB_HEADER: str(row.event_id),
-                "dlq.outbox.row_id": str(row.id),
-                "dlq.outbox.database": str(self.engine.url.database),
-                "dlq.outbox.size_bytes": str(park.size_bytes),
+                dlq.ORIGINAL_TOPIC: row.topic,
+                **dlq.reason_headers(
+                    error_class=park.error_name, error_message=park.reason, attempts=1
+                ),
+                dlq.OUTBOX_PARKED_EVENT_ID: str(row.event_id),
+                dlq.OUTBOX_ROW_ID: str(row.id),
+                dlq.OUTBOX_DATABASE: str(self.engine.url.database),
+                dlq.OUTBOX_SIZE_BYTES: str(park.size_bytes),
             },
         )
 
