@@ -48,7 +48,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.report import print_table, write_result
 from eventing.config import KafkaSettings
-from eventing.operations import end_offsets
+from eventing.kafka_offsets import end_offsets
 from eventing.topics import ORDERS, all_topics
 from testkit.shop import Shop, ShopOptions, run_shop
 

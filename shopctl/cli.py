@@ -152,7 +152,7 @@ def replay(
       shopctl replay --topic payment.commands --group payment-service \\
         --from-time 2026-11-22T09:00:00Z --to-time 2026-11-22T10:00:00Z
     """
-    from eventing.operations import apply_replay, plan_replay
+    from eventing.kafka_replay import apply_replay, plan_replay
 
     chosen = [from_offset is not None, from_time is not None, from_beginning]
     if sum(chosen) != 1:
@@ -203,7 +203,7 @@ def replay(
 def bounded_replay(settings, topic, group, start, stop, dry_run) -> None:
     from rich.progress import Progress
 
-    from eventing.operations import plan_window, replay_window
+    from eventing.kafka_replay import plan_window, replay_window
     from eventing.registry import registry
     from shopctl.handlers import group_handler
 
@@ -482,7 +482,8 @@ def dlq_list(topic) -> None:
       shopctl dlq list --topic inventory.commands.dlq
     """
     from eventing.kafka_admin import admin_client
-    from eventing.operations import dead_letter_topics, read_dead_letters, topic_extent
+    from eventing.kafka_dead_letters import dead_letter_topics, read_dead_letters
+    from eventing.kafka_offsets import topic_extent
     from shopctl.dead_letters import held_behind, held_per_topic
     from shopctl.holds import hold_stores
 
@@ -522,7 +523,7 @@ def dlq_show(topic, position) -> None:
     Example:
       shopctl dlq show inventory.commands.dlq 0@12
     """
-    from eventing.operations import read_dead_letters
+    from eventing.kafka_dead_letters import read_dead_letters
 
     partition, offset = _position(position)
     settings = kafka()

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from eventing.config import KafkaSettings
 from eventing.errors import EventingError
 from eventing.kafka_admin import admin_client
-from eventing.operations import (
+from eventing.kafka_dead_letters import (
     DeadLetter,
     dead_letter_topics,
     read_dead_letters,
     redrive,
     redriven_copy,
-    topic_extent,
 )
+from eventing.kafka_offsets import topic_extent
 from eventing.producer import KafkaPublisher
 from eventing.topics import dead_letter_topic
 from shopctl import audit

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from eventing.config import KafkaSettings
+from eventing.errors import OperationRefused
 from eventing.kafka_admin import admin_client
-from eventing.operations import OperationRefused, consumer_groups, group_lag, topic_extent
+from eventing.kafka_offsets import consumer_groups, group_lag, topic_extent
 from eventing.topics import DLQ_SUFFIX, all_topics
 from shopctl.workers import WORKERS
 
