@@ -497,9 +497,9 @@ def dlq_list(topic) -> None:
                 view.add_row(
                     f"{letter.partition}@{letter.offset}",
                     (letter.key or b"").decode(errors="replace"),
-                    f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
+                    f"{letter.original_topic}@{_or_unknown(letter.original_offset)}",
                     letter.group or "?",
-                    letter.headers.get("dlq.attempts", "?"),
+                    _or_unknown(letter.attempts),
                     letter.reason[:120],
                     held_behind(stores, letter),
                 )
@@ -611,6 +611,10 @@ def dlq_discard(topic, position, reason) -> None:
             f"discarded {letter.name} ({letter.group}): released {outcome.released} held "
             "message(s), applied in order by the group's consumer"
         )
+
+
+def _or_unknown(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _position(position: str) -> tuple[int, int]:
