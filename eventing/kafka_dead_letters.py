@@ -94,8 +94,7 @@ def _int_or_none(text: str | None) -> int | None:
 def dead_letter_topics(settings: KafkaSettings) -> list[str]:
     """The dead-letter topics of the settings' namespace, by their broker names."""
     names = admin_client(settings).list_topics(timeout=10).topics
-    prefix = settings.topic_namespace
-    return sorted(n for n in names if n.endswith(DLQ_SUFFIX) and n.startswith(prefix))
+    return sorted(n for n in names if n.endswith(DLQ_SUFFIX) and settings.in_namespace(n))
 
 
 def read_dead_letters(

@@ -172,8 +172,8 @@ def replay(
         return
     plan = plan_replay(
         settings,
-        settings.qualify(topic),
-        settings.qualify(group),
+        settings.broker_name(topic),
+        settings.broker_name(group),
         from_offset=from_offset,
         from_time=from_time,
         from_beginning=from_beginning,
@@ -207,7 +207,7 @@ def bounded_replay(settings, topic, group, start, stop, dry_run) -> None:
     from eventing.registry import registry
     from shopctl.handlers import group_handler
 
-    window = plan_window(settings, settings.qualify(topic), **start, **stop)
+    window = plan_window(settings, settings.broker_name(topic), **start, **stop)
     view = table("partition", "from", "to (not included)", title=f"{window.topic} → {group}")
     for partition in sorted(window.stop):
         view.add_row(
@@ -493,7 +493,7 @@ def dlq_list(topic) -> None:
             view = table(
                 "partition@offset", "key", "original", "group", "attempts", "reason", "held behind"
             )
-            for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+            for letter, _ in read_dead_letters(settings, settings.broker_name(topic)):
                 view.add_row(
                     f"{letter.partition}@{letter.offset}",
                     (letter.key or b"").decode(errors="replace"),
@@ -527,7 +527,7 @@ def dlq_show(topic, position) -> None:
 
     partition, offset = _position(position)
     settings = kafka()
-    for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+    for letter, _ in read_dead_letters(settings, settings.broker_name(topic)):
         if (letter.partition, letter.offset) == (partition, offset):
             for name, value in sorted(letter.headers.items()):
                 console.print(f"[bold]{name}[/]: {value}")

@@ -69,12 +69,12 @@ def topics(settings: KafkaSettings) -> list[DeadLetterTopic]:
 
 
 def _qualified(settings: KafkaSettings, topic: str) -> str:
-    """A dead-letter topic of this shop, named with or without its namespace."""
-    known = dead_letter_topics(settings)
-    for candidate in (topic, settings.qualify(topic)):
-        if candidate in known:
-            return candidate
-    raise DeadLetterOperationFailed(f"no dead-letter topic {topic}")
+    """The broker's name of a dead-letter topic of this shop, named logically or as the broker
+    does (as `topics` lists it)."""
+    name = settings.broker_name(topic)
+    if name not in dead_letter_topics(settings):
+        raise DeadLetterOperationFailed(f"no dead-letter topic {topic}")
+    return name
 
 
 def letters(settings: KafkaSettings, topic: str) -> list[DeadLetter]:

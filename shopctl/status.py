@@ -133,7 +133,7 @@ def collect(settings: KafkaSettings, endpoints: Mapping[str, str] = HTTP_PARTS) 
         topics.append(TopicState(name, len(extent.latest), extent.written, extent.retained))
     groups = []
     for group, state in sorted(group_states.items()):
-        if group.startswith(_TRANSIENT_GROUPS) or not group.startswith(settings.topic_namespace):
+        if group.startswith(_TRANSIENT_GROUPS) or not settings.in_namespace(group):
             continue
         per_topic: dict[str, int] = {}
         for lag in group_lag(settings, group):
