@@ -48,7 +48,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.report import print_table, write_result
 from eventing.config import KafkaSettings
-from eventing.operations import end_offsets
+from eventing.kafka_offsets import end_offsets
 from eventing.topics import ORDERS, all_topics
 from testkit.shop import Shop, ShopOptions, run_shop
 
@@ -257,11 +257,11 @@ class Meter:
     def __init__(self, shop: Shop, engine: sa.Engine) -> None:
         self._shop = shop
         self._engine = engine
-        self._topics = [shop.kafka.qualify(spec.name) for spec in all_topics()]
+        self._topics = {spec.name: shop.kafka.qualify(spec.name) for spec in all_topics()}
         self._own_pid = psutil.Process().pid
 
     def read(self) -> Costs:
-        offsets = end_offsets(self._shop.kafka, self._topics)
+        offsets = end_offsets(self._shop.kafka, list(self._topics.values()))
         with self._engine.connect() as connection:
             xid = connection.execute(sa.text("SELECT txid_current()")).scalar_one()
         shop = {p.pid: name for name, p in self._shop.processes.items()}
@@ -275,8 +275,8 @@ class Meter:
             cpu[group] = cpu.get(group, 0.0) + times.user + times.system
         return Costs(
             messages_by_topic={
-                topic.removeprefix(self._shop.kafka.topic_namespace): sum(partitions.values())
-                for topic, partitions in offsets.items()
+                topic: sum(offsets[broker_name].values())
+                for topic, broker_name in self._topics.items()
             },
             write_transactions=xid,
             cpu_s=cpu,

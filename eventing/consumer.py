@@ -28,12 +28,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Engine
 
+from eventing import dead_letter_headers as dlq
 from eventing.config import KafkaSettings
+from eventing.dead_letter_headers import dead_letter_headers
 from eventing.delivered import headers_of, offset_of, partition_of, topic_of
-from eventing.envelope import utc_now
 from eventing.errors import PoisonMessage, TransientError
 from eventing.held import (
-    LETTER_HEADER,
     HeldMessage,
     Hold,
     HoldStore,
@@ -73,30 +73,6 @@ class _PendingRetry:
     offset: int
     attempts: int
     resume_at: float
-
-
-def dead_letter_headers(
-    *,
-    headers: dict[str, str],
-    topic: str,
-    partition: int,
-    offset: int,
-    group_id: str,
-    error: BaseException,
-    attempts: int,
-) -> dict[str, str]:
-    """The original headers plus where the message came from and why it failed."""
-    return {
-        **headers,
-        "dlq.original.topic": topic,
-        "dlq.original.partition": str(partition),
-        "dlq.original.offset": str(offset),
-        "dlq.consumer.group": group_id,
-        "dlq.error.class": type(error).__name__,
-        "dlq.error.message": str(error)[:2000],
-        "dlq.attempts": str(attempts),
-        "dlq.failed_at": utc_now().isoformat(),
-    }
 
 
 class DeadLetters:
@@ -242,7 +218,7 @@ class EventConsumer:
         if pending and pending.offset == message.offset():
             attempts = pending.attempts + 1
         else:  # a message redriven from its dead-letter topic keeps its attempt count
-            attempts = _int(headers.get("dlq.attempts")) + 1
+            attempts = dlq.attempts_of(headers) + 1
         consumed = ConsumedMessage(
             topic_of(message), partition_of(message), offset_of(message), message.key(), headers
         )
@@ -257,7 +233,7 @@ class EventConsumer:
                     "skipping %s[%d]@%d: a redriven copy of %s, which was discarded",
                     *partition,
                     message.offset(),
-                    headers.get(LETTER_HEADER),
+                    headers.get(dlq.LETTER),
                 )
                 self._done(message)
                 return
@@ -377,7 +353,7 @@ class EventConsumer:
             return None, Verdict.APPLY
         assert consumed.key is not None
         hold = self._holds_on(consumed.topic, consumed.partition).get(consumed.key)
-        redriven_letter = consumed.headers.get(LETTER_HEADER)
+        redriven_letter = consumed.headers.get(dlq.LETTER)
         discarded = redriven_letter is not None and self.holds.is_discarded(redriven_letter)
         position = letter_name(consumed.topic, consumed.partition, consumed.offset)
         return hold, verdict(
@@ -479,7 +455,7 @@ class EventConsumer:
             consumed = ConsumedMessage(
                 held.topic, held.partition, held.offset, held.key, held.headers
             )
-            attempts = self._release_attempts.get(held.id, _int(held.headers.get("dlq.attempts")))
+            attempts = self._release_attempts.get(held.id, dlq.attempts_of(held.headers))
             attempts += 1
             error = self._handle(consumed, held.value)
             if error is None:
@@ -562,10 +538,3 @@ class EventConsumer:
         if error.fatal():
             raise KafkaException(error)
         log.warning("kafka: %s", error.str())
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0

@@ -40,3 +40,7 @@ class UnknownEventType(PoisonMessage):
 
 class InvalidPayload(PoisonMessage):
     """The payload does not satisfy its event type's contract."""
+
+
+class OperationRefused(EventingError):
+    """An operator's operation on the backbone would be unsafe or makes no sense as asked."""

@@ -33,10 +33,11 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, delete, exists, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from eventing import dead_letter_headers as dlq
 from eventing.db_errors import translate_db_errors
 from eventing.sql import HoldTables
 
-LETTER_HEADER = "dlq.letter"
+LETTER_HEADER = dlq.LETTER
 """Set on a redriven copy: the name of the dead letter it is a copy of."""
 
 

@@ -35,6 +35,14 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
     return AdminClient(config)
 
 
+def admin_result(future: Any, what: str, timeout_s: float = 15.0) -> Any:
+    """The result of one admin request, or KafkaUnavailable saying `what` failed."""
+    try:
+        return future.result(timeout=timeout_s)
+    except KafkaException as error:
+        raise KafkaUnavailable(f"{what}: {error.args[0].str()}") from error
+
+
 def cluster_check(settings: KafkaSettings, timeout_s: float = 2.0) -> Callable[[], None]:
     """A readiness check: returns when the cluster answers a metadata request, raises
     otherwise. Its admin client is made on first use and kept."""

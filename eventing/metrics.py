@@ -127,7 +127,7 @@ def register_outbox_gauges(engine: Engine, table: Table) -> None:
 def group_lag_readings(settings: KafkaSettings, group: str) -> list[tuple[float, dict[str, Any]]]:
     """Per partition of every topic `group` has committed on: the partition's end offset
     minus the group's committed offset (what the group has yet to process)."""
-    from eventing.operations import group_lag
+    from eventing.kafka_offsets import group_lag
 
     qualified = settings.qualify(group)
     return [

@@ -26,6 +26,8 @@ from sqlalchemy import Engine, Table, delete, exists, func, insert, or_, select,
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from eventing import dead_letter_headers as dlq
+from eventing.config import qualified
 from eventing.db_errors import translate_db_errors
 from eventing.envelope import Envelope, utc_now
 from eventing.errors import EventingError, KafkaUnavailable
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 
 LANES = 16
 _ADVISORY_LOCK_NAMESPACE = 0x0E5E  # first key of pg_try_advisory_xact_lock(int, int)
-PARKED_STUB_HEADER = "dlq.outbox.parked_event_id"
+PARKED_STUB_HEADER = dlq.OUTBOX_PARKED_EVENT_ID
 """Marks a dead letter that is only a stub of a parked outbox row (the row is the message)."""
 _STUB_KEY_CHARS = 1000
 _TRACE = ("traceparent", "tracestate")
@@ -52,10 +54,17 @@ def lane_of(key: str, lanes: int = LANES) -> int:
 
 
 class Outbox:
+    """A service's outbox table. Its rows name their topics logically, as the in-memory outbox
+    does; `topic_namespace` is the namespace its relays publish them under (`broker_topic`)."""
+
     def __init__(self, table: Table, *, topic_namespace: str = "", lanes: int = LANES):
         self.table = table
         self.topic_namespace = topic_namespace
         self.lanes = lanes
+
+    def broker_topic(self, topic: str) -> str:
+        """The broker's name of a row's (logical) topic: where the relay publishes it."""
+        return qualified(self.topic_namespace, topic)
 
     @property
     def channel(self) -> str:
@@ -63,13 +72,13 @@ class Outbox:
         return f"{self.table.name}_added"
 
     def add(self, executor: Connection | Session, topic: str, envelope: Envelope) -> None:
-        """Record an event to publish, in the caller's transaction, with the current trace;
-        the relays are woken when the transaction commits."""
+        """Record an event to publish on `topic` (its logical name), in the caller's
+        transaction, with the current trace; the relays are woken when the transaction commits."""
         executor.execute(
             insert(self.table)
             .values(
                 event_id=envelope.event_id,
-                topic=f"{self.topic_namespace}{topic}",
+                topic=topic,
                 message_key=envelope.aggregate_id,
                 lane=lane_of(envelope.aggregate_id, self.lanes),
                 event_type=envelope.type,
@@ -185,7 +194,8 @@ class OutboxRelay:
                     .values(published_at=func.clock_timestamp())
                 )
         for park in parks:
-            self._parked_counter.add(1, {"messaging.destination.name": park.row.topic})
+            topic = self.outbox.broker_topic(park.row.topic)
+            self._parked_counter.add(1, {"messaging.destination.name": topic})
             log.error(
                 "parked outbox row %d (%s %s, key %r, %d bytes) for %s: %s; later rows of its "
                 "key wait until `shopctl outbox retry` or `discard`",
@@ -194,7 +204,7 @@ class OutboxRelay:
                 park.row.event_id,
                 park.row.message_key[:200],
                 park.size_bytes,
-                park.row.topic,
+                topic,
                 park.reason,
             )
         result = RelayPass(len(published), len(parks), len(retry_later))
@@ -301,12 +311,13 @@ class OutboxRelay:
 
     def _stub(self, park: _Park) -> OutgoingMessage:
         row = park.row
+        topic = self.outbox.broker_topic(row.topic)
         key = row.message_key[:_STUB_KEY_CHARS]
         description = {
             "outbox_row_id": row.id,
             "event_id": str(row.event_id),
             "event_type": row.event_type,
-            "topic": row.topic,
+            "topic": topic,
             "key": key,
             "key_truncated": len(key) < len(row.message_key),
             "size_bytes": park.size_bytes,
@@ -314,21 +325,20 @@ class OutboxRelay:
             "database": self.engine.url.database,
         }
         return OutgoingMessage(
-            topic=dead_letter_topic(row.topic),
+            topic=dead_letter_topic(topic),
             key=key.encode(errors="replace"),
             value=json.dumps({"parked_outbox_row": description}).encode(),
             headers={
                 **{name: value for name, value in dict(row.headers).items() if name in _TRACE},
                 "event_type": row.event_type,
-                "dlq.original.topic": row.topic,
-                "dlq.error.class": park.error_name,
-                "dlq.error.message": park.reason[:2000],
-                "dlq.attempts": "1",
-                "dlq.failed_at": utc_now().isoformat(),
-                PARKED_STUB_HEADER: str(row.event_id),
-                "dlq.outbox.row_id": str(row.id),
-                "dlq.outbox.database": str(self.engine.url.database),
-                "dlq.outbox.size_bytes": str(park.size_bytes),
+                dlq.ORIGINAL_TOPIC: topic,
+                **dlq.reason_headers(
+                    error_class=park.error_name, error_message=park.reason, attempts=1
+                ),
+                dlq.OUTBOX_PARKED_EVENT_ID: str(row.event_id),
+                dlq.OUTBOX_ROW_ID: str(row.id),
+                dlq.OUTBOX_DATABASE: str(self.engine.url.database),
+                dlq.OUTBOX_SIZE_BYTES: str(park.size_bytes),
             },
         )
 
@@ -392,21 +402,22 @@ class OutboxRelay:
 
     def _message(self, row) -> OutgoingMessage:
         """The Kafka message of a row, published in a producer span of the row's own trace."""
+        topic = self.outbox.broker_topic(row.topic)
         with tracer.start_as_current_span(
-            f"{row.topic} publish",
+            f"{topic} publish",
             context=context_from_headers(row.headers),
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "publish",
-                "messaging.destination.name": row.topic,
+                "messaging.destination.name": topic,
                 "messaging.message.id": str(row.event_id),
                 "messaging.kafka.message.key": row.message_key,
             },
         ):
             headers = current_trace_headers() or dict(row.headers)
         return OutgoingMessage(
-            topic=row.topic,
+            topic=topic,
             key=row.message_key.encode(),
             value=row.envelope.encode(),
             headers={**headers, "event_type": row.event_type},

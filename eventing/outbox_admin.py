@@ -30,6 +30,7 @@ class ParkedRow:
     event_id: uuid.UUID
     event_type: str
     topic: str
+    """Logical, as the row names it (published under the relay's namespace)."""
     message_key: str
     size_bytes: int
     created_at: datetime

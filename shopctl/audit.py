@@ -18,11 +18,10 @@ import socket
 from datetime import UTC, datetime
 from typing import cast
 
-from confluent_kafka.admin import OffsetSpec
-
 from eventing.config import KafkaSettings
 from eventing.kafka_admin import admin_client
-from eventing.operations import offsets, read_range
+from eventing.kafka_offsets import topic_extent
+from eventing.kafka_reading import read_range
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.topics import OPERATOR_AUDIT, record_topics
 from servicekit.audit import AuditEntry
@@ -65,10 +64,9 @@ def record(
 def recent(settings: KafkaSettings, limit: int = 100) -> list[AuditEntry]:
     """The newest `limit` entries, newest first."""
     topic = settings.qualify(OPERATOR_AUDIT)
-    admin = admin_client(settings)
-    ends = offsets(admin, topic, OffsetSpec.latest())
-    earliest = offsets(admin, topic, OffsetSpec.earliest())
-    starts = {p: max(earliest.get(p, 0), end - limit) for p, end in ends.items()}
+    extent = topic_extent(admin_client(settings), topic)
+    ends = extent.latest
+    starts = {p: max(extent.earliest.get(p, 0), end - limit) for p, end in ends.items()}
     entries = [
         AuditEntry.from_json(cast(bytes, message.value()))  # entries are never tombstones
         for batch in read_range(settings, topic, starts, ends)

@@ -152,7 +152,7 @@ def replay(
       shopctl replay --topic payment.commands --group payment-service \\
         --from-time 2026-11-22T09:00:00Z --to-time 2026-11-22T10:00:00Z
     """
-    from eventing.operations import apply_replay, plan_replay
+    from eventing.kafka_replay import apply_replay, plan_replay
 
     chosen = [from_offset is not None, from_time is not None, from_beginning]
     if sum(chosen) != 1:
@@ -172,8 +172,8 @@ def replay(
         return
     plan = plan_replay(
         settings,
-        settings.qualify(topic),
-        settings.qualify(group),
+        settings.broker_name(topic),
+        settings.broker_name(group),
         from_offset=from_offset,
         from_time=from_time,
         from_beginning=from_beginning,
@@ -203,11 +203,11 @@ def replay(
 def bounded_replay(settings, topic, group, start, stop, dry_run) -> None:
     from rich.progress import Progress
 
-    from eventing.operations import plan_window, replay_window
+    from eventing.kafka_replay import plan_window, replay_window
     from eventing.registry import registry
     from shopctl.handlers import group_handler
 
-    window = plan_window(settings, settings.qualify(topic), **start, **stop)
+    window = plan_window(settings, settings.broker_name(topic), **start, **stop)
     view = table("partition", "from", "to (not included)", title=f"{window.topic} → {group}")
     for partition in sorted(window.stop):
         view.add_row(
@@ -482,7 +482,8 @@ def dlq_list(topic) -> None:
       shopctl dlq list --topic inventory.commands.dlq
     """
     from eventing.kafka_admin import admin_client
-    from eventing.operations import dead_letter_topics, read_dead_letters, topic_extent
+    from eventing.kafka_dead_letters import dead_letter_topics, read_dead_letters
+    from eventing.kafka_offsets import topic_extent
     from shopctl.dead_letters import held_behind, held_per_topic
     from shopctl.holds import hold_stores
 
@@ -492,13 +493,13 @@ def dlq_list(topic) -> None:
             view = table(
                 "partition@offset", "key", "original", "group", "attempts", "reason", "held behind"
             )
-            for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+            for letter, _ in read_dead_letters(settings, settings.broker_name(topic)):
                 view.add_row(
                     f"{letter.partition}@{letter.offset}",
                     (letter.key or b"").decode(errors="replace"),
-                    f"{letter.original_topic}@{letter.headers.get('dlq.original.offset', '?')}",
+                    f"{letter.original_topic}@{_or_unknown(letter.original_offset)}",
                     letter.group or "?",
-                    letter.headers.get("dlq.attempts", "?"),
+                    _or_unknown(letter.attempts),
                     letter.reason[:120],
                     held_behind(stores, letter),
                 )
@@ -522,11 +523,11 @@ def dlq_show(topic, position) -> None:
     Example:
       shopctl dlq show inventory.commands.dlq 0@12
     """
-    from eventing.operations import read_dead_letters
+    from eventing.kafka_dead_letters import read_dead_letters
 
     partition, offset = _position(position)
     settings = kafka()
-    for letter, _ in read_dead_letters(settings, settings.qualify(topic)):
+    for letter, _ in read_dead_letters(settings, settings.broker_name(topic)):
         if (letter.partition, letter.offset) == (partition, offset):
             for name, value in sorted(letter.headers.items()):
                 console.print(f"[bold]{name}[/]: {value}")
@@ -610,6 +611,10 @@ def dlq_discard(topic, position, reason) -> None:
             f"discarded {letter.name} ({letter.group}): released {outcome.released} held "
             "message(s), applied in order by the group's consumer"
         )
+
+
+def _or_unknown(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _position(position: str) -> tuple[int, int]:

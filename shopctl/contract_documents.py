@@ -20,10 +20,9 @@ from pydantic import TypeAdapter
 
 import contracts  # noqa: F401  (registers every message type)
 from contracts.compatibility import breaking_changes
+from eventing import dead_letter_headers as dlq
 from eventing import topics
-from eventing.consumer import dead_letter_headers
 from eventing.envelope import Envelope
-from eventing.outbox import PARKED_STUB_HEADER
 from eventing.registry import Event, registry
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -56,7 +55,7 @@ TRACE_HEADERS: dict[str, Any] = {
 
 #: The headers a consumer group adds to a dead letter, read from the function that adds them.
 _DEAD_LETTER_HEADER_NAMES = tuple(
-    dead_letter_headers(
+    dlq.dead_letter_headers(
         headers={}, topic="", partition=0, offset=0, group_id="", error=Exception(), attempts=1
     )
 )
@@ -131,7 +130,7 @@ def _message(model: type[Event], *, dead_letter: bool) -> dict[str, Any]:
     if dead_letter:
         headers |= {
             name: {"type": "string", "description": "why and from where it was dead-lettered"}
-            for name in (*_DEAD_LETTER_HEADER_NAMES, PARKED_STUB_HEADER)
+            for name in (*_DEAD_LETTER_HEADER_NAMES, dlq.OUTBOX_PARKED_EVENT_ID)
         }
     summary = (model.__dict__.get("__doc__") or "").strip().splitlines()
     return {

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from eventing.config import KafkaSettings
 from eventing.errors import EventingError
 from eventing.kafka_admin import admin_client
-from eventing.operations import (
+from eventing.kafka_dead_letters import (
     DeadLetter,
     dead_letter_topics,
     read_dead_letters,
     redrive,
     redriven_copy,
-    topic_extent,
 )
+from eventing.kafka_offsets import topic_extent
 from eventing.producer import KafkaPublisher
 from eventing.topics import dead_letter_topic
 from shopctl import audit
@@ -69,12 +69,12 @@ def topics(settings: KafkaSettings) -> list[DeadLetterTopic]:
 
 
 def _qualified(settings: KafkaSettings, topic: str) -> str:
-    """A dead-letter topic of this shop, named with or without its namespace."""
-    known = dead_letter_topics(settings)
-    for candidate in (topic, settings.qualify(topic)):
-        if candidate in known:
-            return candidate
-    raise DeadLetterOperationFailed(f"no dead-letter topic {topic}")
+    """The broker's name of a dead-letter topic of this shop, named logically or as the broker
+    does (as `topics` lists it)."""
+    name = settings.broker_name(topic)
+    if name not in dead_letter_topics(settings):
+        raise DeadLetterOperationFailed(f"no dead-letter topic {topic}")
+    return name
 
 
 def letters(settings: KafkaSettings, topic: str) -> list[DeadLetter]:

@@ -37,10 +37,7 @@ class HoldStores:
         return [store for store in stores if store is not None]
 
     def _open(self, qualified_group: str) -> HoldStore | None:
-        namespace = self.kafka.topic_namespace
-        if not qualified_group.startswith(namespace):
-            return None
-        group = qualified_group.removeprefix(namespace)
+        group = self.kafka.logical(qualified_group)
         package = next((w.package for w in WORKERS if w.group == group), None)
         if package is None:
             return None

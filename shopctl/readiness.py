@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from eventing.config import KafkaSettings
-from eventing.operations import consumer_groups
+from eventing.kafka_offsets import consumer_groups
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from eventing.config import KafkaSettings
+from eventing.errors import OperationRefused
 from eventing.kafka_admin import admin_client
-from eventing.operations import OperationRefused, consumer_groups, group_lag, topic_extent
+from eventing.kafka_offsets import consumer_groups, group_lag, topic_extent
 from eventing.topics import DLQ_SUFFIX, all_topics
 from servicekit import registry
 from shopctl.workers import WORKERS
@@ -142,7 +143,7 @@ def collect(settings: KafkaSettings, endpoints: Mapping[str, str] = HTTP_PARTS) 
         topics.append(TopicState(name, len(extent.latest), extent.written, extent.retained))
     groups = []
     for group, state in sorted(group_states.items()):
-        if group.startswith(_TRANSIENT_GROUPS) or not group.startswith(settings.topic_namespace):
+        if group.startswith(_TRANSIENT_GROUPS) or not settings.in_namespace(group):
             continue
         per_topic: dict[str, int] = {}
         for lag in group_lag(settings, group):

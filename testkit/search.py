@@ -21,7 +21,7 @@ from elasticsearch import NotFoundError
 
 from eventing import topics
 from eventing.config import KafkaSettings
-from eventing.operations import group_lag
+from eventing.kafka_offsets import group_lag
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
 from search_indexer.api import build_app

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from contracts import orders as order_messages
 from eventing import topics
-from eventing.operations import end_offsets, group_lag, read_range
+from eventing.kafka_offsets import end_offsets, group_lag
+from eventing.kafka_reading import read_range
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for, registry
 from order_service import orm as order_orm

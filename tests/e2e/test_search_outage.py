@@ -20,7 +20,7 @@ import requests
 
 from contracts import inventory
 from eventing import topics
-from eventing.operations import end_offsets
+from eventing.kafka_offsets import end_offsets
 from eventing.producer import OutgoingMessage
 from eventing.topics import all_topics, dead_letter_topic
 from testkit.conditions import wait_for

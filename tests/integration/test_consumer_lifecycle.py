@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from eventing.kafka_admin import admin_client
-from eventing.operations import group_is_empty
+from eventing.kafka_offsets import group_is_empty
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
 from testkit import ledger

@@ -27,7 +27,7 @@ from rich.console import Console
 from eventing.config import KafkaSettings
 from eventing.envelope import Envelope
 from eventing.errors import TransientError
-from eventing.operations import redrive
+from eventing.kafka_dead_letters import redrive
 from eventing.outbox import PARKED_STUB_HEADER, Outbox, OutboxRelay, lane_of, unpublished_count
 from eventing.outbox_admin import parked_rows
 from eventing.producer import KafkaPublisher

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from contracts import inventory
 from eventing import topics
 from eventing.consumer import EventConsumer
-from eventing.operations import consumer_groups
+from eventing.kafka_offsets import consumer_groups
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import envelope_for
