@@ -75,15 +75,16 @@ class Subscription:
 def subscriptions() -> list[Subscription]:
     """Each consumer group and the topics it consumes, read from the workers' own wiring."""
     from inventory_service.bootstrap import InventoryApp
-    from order_service.bootstrap import OrderApp
+    from order_service.deployable import DEPLOYABLE as ORDERS
     from payment_service.bootstrap import PaymentApp
     from sagas.bootstrap import CONSUMER_GROUP, SUBSCRIBED_TOPICS
     from search_indexer.config import Settings as SearchSettings
 
     return [
+        Subscription(ORDERS.consumer_group, ORDERS.topics),
         *(
             Subscription(app.consumer_group, app.subscribed_topics)
-            for app in (OrderApp, InventoryApp, PaymentApp)
+            for app in (InventoryApp, PaymentApp)
         ),
         Subscription(CONSUMER_GROUP, SUBSCRIBED_TOPICS),
         Subscription(SearchSettings().consumer_group, (topics.PRODUCTS,)),
