@@ -31,11 +31,14 @@ test: lint stack
 	@.venv/bin/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
-# mypy checks the packages listed under [tool.mypy] in pyproject.toml (not tests/).
+# mypy checks the packages listed under [tool.mypy] in pyproject.toml (not tests/);
+# lint-imports the import layers under [tool.importlinter] (domain imports no adapter, services
+# never import each other, eventing no service, contracts no adapter).
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 
 # Benchmarks against the local stack (bench/README.md): tables, bench/results/*.json and a plot.
 bench: stack

@@ -2,8 +2,7 @@
 
 import sys
 
-from inventory_service.bootstrap import bootstrap
-from inventory_service.config import load_settings
-from servicekit.cli import service_main
+from inventory_service.deployable import DEPLOYABLE
+from servicekit.cli import run
 
-sys.exit(service_main("inventory_service", load_settings, bootstrap))
+sys.exit(run(DEPLOYABLE))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from flask import Flask, request
+from flask import request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from contracts.common import Sku
@@ -122,7 +122,7 @@ def build_api(
             try:
                 result = action(uow)
                 actor = f"inventory-service:admin@{request.remote_addr or 'unknown'}"
-                add_to_outbox(uow.outbox, uow.session, actor, audited, sku, detail)
+                add_to_outbox(uow, actor, audited, sku, detail)
             except ProductNotFound as error:
                 raise not_found("product", error) from None
             except StockLimitExceeded as error:
@@ -251,12 +251,3 @@ def build_api(
         )
 
     return api
-
-
-def create_app() -> Flask:
-    """gunicorn's app factory (`python -m inventory_service api`)."""
-    from inventory_service.bootstrap import bootstrap
-    from inventory_service.config import load_settings
-    from servicekit.runtime import create_flask_app
-
-    return create_flask_app(load_settings, bootstrap)

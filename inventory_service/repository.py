@@ -1,6 +1,11 @@
-"""Products and reservations in PostgreSQL, as domain objects."""
+"""Where products and reservations are kept: the ports the use cases see, and their
+PostgreSQL adapters (the in-memory ones are in `inventory_service.fakes`). Both hold to
+`tests/contract/test_inventory_repositories.py`."""
 
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,7 +15,48 @@ from inventory_service import orm
 from inventory_service.domain import Product, Reservation, ReservationStatus
 
 
-def _product(row) -> Product:
+class ProductRepository(ABC):
+    """Products by sku. A deleted product is kept (its sku is never reused), marked deleted."""
+
+    @abstractmethod
+    def add(self, product: Product) -> bool:
+        """Keep a new product; False (and nothing kept) when the sku exists, deleted or not."""
+
+    @abstractmethod
+    def get(self, sku: str, *, lock: bool = False) -> Product | None:
+        """The product, deleted or not. `lock` holds it until the unit of work ends."""
+
+    @abstractmethod
+    def lock_many(self, skus: list[str]) -> dict[str, Product | None]:
+        """Each sku's product (None: unknown), all held until the unit of work ends."""
+
+    @abstractmethod
+    def save(self, product: Product) -> None:
+        """Record a kept product's new state. Once deleted, it stays deleted."""
+
+    @abstractmethod
+    def page(self, *, category: str | None, page: int, page_size: int) -> tuple[list[Product], int]:
+        """One page (from 1) of the live products, by sku, optionally of one category, and
+        how many there are in all."""
+
+
+class ReservationRepository(ABC):
+    """At most one reservation per order."""
+
+    @abstractmethod
+    def get(self, order_id: str, *, lock: bool = True) -> Reservation | None:
+        """The order's reservation; `lock` holds it until the unit of work ends."""
+
+    @abstractmethod
+    def add(self, reservation: Reservation) -> None:
+        """Keep the reservation of an order that has none."""
+
+    @abstractmethod
+    def save(self, reservation: Reservation) -> None:
+        """Record a kept reservation's new state."""
+
+
+def _product(row: Any) -> Product:
     return Product(
         sku=row.sku,
         name=row.name,
@@ -25,7 +71,7 @@ def _product(row) -> Product:
     )
 
 
-def _columns(product: Product) -> dict:
+def _columns(product: Product) -> dict[str, Any]:
     return {
         "name": product.name,
         "description": product.description,
@@ -38,7 +84,7 @@ def _columns(product: Product) -> dict:
     }
 
 
-class ProductRepository:
+class SqlProductRepository(ProductRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -92,7 +138,7 @@ class ProductRepository:
         return [_product(row) for row in rows], total
 
 
-class ReservationRepository:
+class SqlReservationRepository(ReservationRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -120,7 +166,7 @@ class ReservationRepository:
         )
 
 
-def _reservation(reservation: Reservation) -> dict:
+def _reservation(reservation: Reservation) -> dict[str, Any]:
     return {
         "order_id": reservation.order_id,
         "status": reservation.status.value,

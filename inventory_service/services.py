@@ -1,5 +1,6 @@
-"""Inventory's use cases. Each runs inside an open unit of work and writes its events to the
-outbox there; the caller (a route or a message handler) commits, once."""
+"""Inventory's use cases. Each runs inside an open unit of work and announces its events with
+`uow.emit`; the caller (a route, or the dispatcher for a saga's command) commits, once. For a
+command, the unit of work makes the command in hand the cause of every event emitted."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts import inventory as events
-from eventing.envelope import Envelope
 from inventory_service.domain import (
     Product,
     ProductExists,
@@ -49,7 +49,7 @@ def _live(uow: InventoryUnitOfWork, sku: str, *, lock: bool = False) -> Product:
 def create_product(uow: InventoryUnitOfWork, product: Product) -> Product:
     if not uow.products.add(product):
         raise ProductExists(product.sku)
-    uow.outbox.add_event(uow.session, _state(events.ProductCreated, product))
+    uow.emit(_state(events.ProductCreated, product))
     return product
 
 
@@ -66,21 +66,21 @@ def list_products(
 def update_product(uow: InventoryUnitOfWork, sku: str, changes: dict[str, Any]) -> Product:
     product = _live(uow, sku, lock=True).updated(changes)
     uow.products.save(product)
-    uow.outbox.add_event(uow.session, _state(events.ProductUpdated, product))
+    uow.emit(_state(events.ProductUpdated, product))
     return product
 
 
 def restock(uow: InventoryUnitOfWork, sku: str, quantity: int) -> Product:
     product = _live(uow, sku, lock=True).restocked(quantity)
     uow.products.save(product)
-    uow.outbox.add_event(uow.session, _state(events.StockChanged, product, reason="RESTOCKED"))
+    uow.emit(_state(events.StockChanged, product, reason="RESTOCKED"))
     return product
 
 
 def delete_product(uow: InventoryUnitOfWork, sku: str) -> None:
     product = _live(uow, sku, lock=True).removed()
     uow.products.save(product)
-    uow.outbox.add_event(uow.session, events.ProductDeleted(sku=sku, version=product.version))
+    uow.emit(events.ProductDeleted(sku=sku, version=product.version))
 
 
 def _stock_moved(
@@ -89,7 +89,6 @@ def _stock_moved(
     order_id: str,
     reason: str,
     move: Move,
-    cause: Envelope,
 ) -> None:
     """Apply `move(product, quantity)` to each item's product (locked in sku order)."""
     products = uow.products.lock_many([sku for sku, _ in items])
@@ -99,11 +98,7 @@ def _stock_moved(
             continue
         moved = move(product, quantity)
         uow.products.save(moved)
-        uow.outbox.add_event(
-            uow.session,
-            _state(events.StockChanged, moved, reason=reason, order_id=order_id),
-            causation=cause,
-        )
+        uow.emit(_state(events.StockChanged, moved, reason=reason, order_id=order_id))
 
 
 def _reply_for(reservation: Reservation) -> events.Message:
@@ -127,11 +122,10 @@ def _reply_for(reservation: Reservation) -> events.Message:
     return events.StockReleased(order_id=order_id)
 
 
-def reserve(
-    uow: InventoryUnitOfWork, order_id: str, items: list[tuple[str, int]], cause: Envelope
-) -> None:
+def reserve(uow: InventoryUnitOfWork, command: events.ReserveStock) -> None:
     """Hold every item for the order, or none. A repeated command for an order that already has
     a reservation re-sends the recorded outcome and changes nothing."""
+    order_id = command.order_id
     existing = uow.reservations.get(order_id)
     if existing is not None:
         reply = _reply_for(existing)
@@ -140,9 +134,9 @@ def reserve(
                 order_id=order_id,
                 items=[{"sku": sku, "quantity": quantity} for sku, quantity in existing.items],
             )
-        uow.outbox.add_event(uow.session, reply, causation=cause)
+        uow.emit(reply)
         return
-    merged = merge_items(items)
+    merged = merge_items([(item.sku, item.quantity) for item in command.items])
     decision = decide_reservation(merged, uow.products.lock_many([sku for sku, _ in merged]))
     if decision.failure_reason is not None:
         reservation = Reservation(
@@ -156,19 +150,16 @@ def reserve(
         reservation = Reservation(order_id, ReservationStatus.RESERVED, merged)
         for product in decision.products:
             uow.products.save(product)
-            uow.outbox.add_event(
-                uow.session,
-                _state(events.StockChanged, product, reason="RESERVED", order_id=order_id),
-                causation=cause,
-            )
+            uow.emit(_state(events.StockChanged, product, reason="RESERVED", order_id=order_id))
     uow.reservations.add(reservation)
-    uow.outbox.add_event(uow.session, _reply_for(reservation), causation=cause)
+    uow.emit(_reply_for(reservation))
 
 
-def release(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
+def release(uow: InventoryUnitOfWork, command: events.ReleaseStock) -> None:
     """Undo a reservation (compensation). Releasing an order never reserved (or whose
     reservation failed) records the release, so a ReserveStock arriving late cannot hold stock
     for it."""
+    order_id = command.order_id
     reservation = uow.reservations.get(order_id)
     if reservation is None:
         uow.reservations.add(Reservation(order_id, ReservationStatus.RELEASED))
@@ -181,18 +172,16 @@ def release(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
             order_id,
             "RELEASED",
             lambda product, quantity: product.released(quantity),
-            cause,
         )
         uow.reservations.save(Reservation(order_id, ReservationStatus.RELEASED, reservation.items))
     elif reservation.status in (ReservationStatus.COMMITTED, ReservationStatus.RETURNED):
         raise ReservationStateError(f"order {order_id}'s stock was committed; return it instead")
-    uow.outbox.add_event(uow.session, events.StockReleased(order_id=order_id), causation=cause)
+    uow.emit(events.StockReleased(order_id=order_id))
 
 
 def _advance(
     uow: InventoryUnitOfWork,
     order_id: str,
-    cause: Envelope,
     *,
     source: ReservationStatus,
     target: ReservationStatus,
@@ -210,17 +199,17 @@ def _advance(
             f"cannot move order {order_id}'s reservation from {state} to {target}"
         )
     if reservation.status is source:
-        _stock_moved(uow, reservation.items, order_id, target.value, move, cause)
+        _stock_moved(uow, reservation.items, order_id, target.value, move)
         uow.reservations.save(Reservation(order_id, target, reservation.items))
-    uow.outbox.add_event(uow.session, reply, causation=cause)
+    uow.emit(reply)
 
 
-def commit(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
+def commit(uow: InventoryUnitOfWork, command: events.CommitStock) -> None:
     """Reserved stock leaves the warehouse (the order was approved)."""
+    order_id = command.order_id
     _advance(
         uow,
         order_id,
-        cause,
         source=ReservationStatus.RESERVED,
         target=ReservationStatus.COMMITTED,
         done=(ReservationStatus.RETURNED,),
@@ -229,12 +218,12 @@ def commit(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
     )
 
 
-def return_stock(uow: InventoryUnitOfWork, order_id: str, cause: Envelope) -> None:
+def return_stock(uow: InventoryUnitOfWork, command: events.ReturnStock) -> None:
     """Committed stock comes back on hand (the approved order was cancelled)."""
+    order_id = command.order_id
     _advance(
         uow,
         order_id,
-        cause,
         source=ReservationStatus.COMMITTED,
         target=ReservationStatus.RETURNED,
         done=(),

@@ -1,27 +1,27 @@
-"""Inventory's unit of work: one transaction over products, reservations, outbox and inbox."""
+"""Inventory's unit of work: one transaction over products, reservations, the outbox and the
+inbox.
+
+`InventoryUnitOfWork` is what the use cases and the API type against; `SqlInventoryUnitOfWork`
+is its PostgreSQL adapter, `inventory_service.fakes.InMemoryInventoryUnitOfWork` its fake.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from eventing.inbox import Inbox
-from eventing.outbox import Outbox
-from inventory_service import orm
-from inventory_service.repository import ProductRepository, ReservationRepository
-from servicekit.db import UnitOfWork
-
-CONSUMER_NAME = "inventory-service"
+from inventory_service.repository import (
+    ProductRepository,
+    ReservationRepository,
+    SqlProductRepository,
+    SqlReservationRepository,
+)
+from servicekit.unit_of_work import SqlUnitOfWork, UnitOfWork
 
 
 class InventoryUnitOfWork(UnitOfWork):
     products: ProductRepository
     reservations: ReservationRepository
 
-    def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox):
-        super().__init__(session_factory)
-        self.outbox = outbox
-        self.inbox = Inbox(orm.inbox, CONSUMER_NAME)
 
+class SqlInventoryUnitOfWork(SqlUnitOfWork, InventoryUnitOfWork):
     def _start(self) -> None:
-        self.products = ProductRepository(self.session)
-        self.reservations = ReservationRepository(self.session)
+        self.products = SqlProductRepository(self.session)
+        self.reservations = SqlReservationRepository(self.session)

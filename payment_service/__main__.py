@@ -2,8 +2,7 @@
 
 import sys
 
-from payment_service.bootstrap import bootstrap
-from payment_service.config import load_settings
-from servicekit.cli import service_main
+from payment_service.deployable import DEPLOYABLE
+from servicekit.cli import run
 
-sys.exit(service_main("payment_service", load_settings, bootstrap))
+sys.exit(run(DEPLOYABLE))

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from flask import Flask
 from pydantic import BaseModel, Field
 
 from payment_service import services
@@ -98,12 +97,3 @@ def build_api(
         return PaymentOut.of(payment)
 
     return api
-
-
-def create_app() -> Flask:
-    """gunicorn's app factory (`python -m payment_service api`)."""
-    from payment_service.bootstrap import bootstrap
-    from payment_service.config import load_settings
-    from servicekit.runtime import create_flask_app
-
-    return create_flask_app(load_settings, bootstrap)

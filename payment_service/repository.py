@@ -1,8 +1,12 @@
-"""Payments in PostgreSQL, as domain objects."""
+"""Where payments are kept: the port the use cases see, and its PostgreSQL adapter (the
+in-memory one is in `payment_service.fakes`). Both hold to `tests/contract/
+test_payment_repository.py`."""
 
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -12,7 +16,28 @@ from payment_service import orm
 from payment_service.domain import Payment, PaymentStatus
 
 
-def _payment(row) -> Payment:
+class PaymentRepository(ABC):
+    """At most one payment per order."""
+
+    @abstractmethod
+    def for_order(self, order_id: str, *, lock: bool = True) -> Payment | None:
+        """The order's payment. `lock` holds it until the unit of work ends, so that two
+        commands for one order are applied one after the other."""
+
+    @abstractmethod
+    def by_id(self, payment_id: str) -> Payment | None:
+        """The payment with this id (a UUID's text)."""
+
+    @abstractmethod
+    def add(self, payment: Payment) -> bool:
+        """Keep a new payment; False (and nothing kept) when its order already has one."""
+
+    @abstractmethod
+    def save(self, payment: Payment) -> None:
+        """Record a kept payment's new status (the only thing about a payment that changes)."""
+
+
+def _payment(row: Any) -> Payment:
     return Payment(
         payment_id=str(row.payment_id),
         order_id=row.order_id,
@@ -23,7 +48,7 @@ def _payment(row) -> Payment:
     )
 
 
-class PaymentRepository:
+class SqlPaymentRepository(PaymentRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -39,7 +64,7 @@ class PaymentRepository:
         return None if row is None else _payment(row)
 
     def add(self, payment: Payment) -> bool:
-        """Insert; False when the order already has a payment (a concurrent command won)."""
+        """Insert; a concurrent command that inserted first wins."""
         result = self.session.execute(
             insert(orm.payments)
             .values(

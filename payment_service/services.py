@@ -1,11 +1,11 @@
-"""Payment's use cases, run inside an open unit of work; replies go through its outbox."""
+"""Payment's use cases. Each runs inside an open unit of work, which commits it; a reply is
+`uow.emit(reply)`, and the unit of work makes the command in hand its cause."""
 
 from __future__ import annotations
 
 import uuid
 
-from contracts import payment as events
-from eventing.envelope import Envelope
+from contracts import payment as messages
 from payment_service.domain import (
     Payment,
     PaymentProcessor,
@@ -16,7 +16,7 @@ from payment_service.domain import (
 from payment_service.uow import PaymentUnitOfWork
 
 
-def _reply(payment: Payment) -> events.Message | None:
+def _reply(payment: Payment) -> messages.Message | None:
     """What the saga was told about this payment's authorisation (None: nothing yet)."""
     common = {
         "order_id": payment.order_id,
@@ -25,24 +25,21 @@ def _reply(payment: Payment) -> events.Message | None:
     }
     match payment.status:
         case PaymentStatus.AUTHORIZED | PaymentStatus.CAPTURED | PaymentStatus.REFUNDED:
-            return events.PaymentAuthorized(**common)
+            return messages.PaymentAuthorized(**common)
         case PaymentStatus.DECLINED:
-            return events.PaymentDeclined(**common, reason=payment.decline_reason)
+            return messages.PaymentDeclined(**common, reason=payment.decline_reason)
         case PaymentStatus.VOIDED:
-            return events.PaymentVoided(**common)
+            return messages.PaymentVoided(**common)
     return None
 
 
-def _send(uow: PaymentUnitOfWork, event: events.Message | None, cause: Envelope) -> None:
-    if event is not None:
-        uow.outbox.add_event(uow.session, event, causation=cause)
+def _send(uow: PaymentUnitOfWork, reply: messages.Message | None) -> None:
+    if reply is not None:
+        uow.emit(reply)
 
 
 def authorize(
-    uow: PaymentUnitOfWork,
-    processor: PaymentProcessor,
-    command: events.AuthorizePayment,
-    cause: Envelope,
+    uow: PaymentUnitOfWork, command: messages.AuthorizePayment, processor: PaymentProcessor
 ) -> None:
     """Ask the processor once per order; a repeated command re-sends the recorded outcome."""
     existing = uow.payments.for_order(command.order_id)
@@ -59,28 +56,29 @@ def authorize(
             reason,
         )
         if uow.payments.add(payment):
-            _send(uow, _reply(payment), cause)
+            _send(uow, _reply(payment))
             return
         existing = uow.payments.for_order(command.order_id)
     assert existing is not None
-    _send(uow, _reply(existing), cause)
+    _send(uow, _reply(existing))
 
 
-def capture(uow: PaymentUnitOfWork, order_id: str, cause: Envelope) -> None:
-    payment = _payment_of(uow, order_id).captured()
+def capture(uow: PaymentUnitOfWork, command: messages.CapturePayment) -> None:
+    payment = _payment_of(uow, command.order_id).captured()
     uow.payments.save(payment)
-    _send(
-        uow,
-        events.PaymentCaptured(
-            order_id=order_id, payment_id=payment.payment_id, amount_cents=payment.amount_cents
-        ),
-        cause,
+    uow.emit(
+        messages.PaymentCaptured(
+            order_id=payment.order_id,
+            payment_id=payment.payment_id,
+            amount_cents=payment.amount_cents,
+        )
     )
 
 
-def void(uow: PaymentUnitOfWork, order_id: str, cause: Envelope) -> None:
+def void(uow: PaymentUnitOfWork, command: messages.VoidPayment) -> None:
     """Compensation. With no payment yet, a VOIDED one of nothing is recorded, so that no
     authorisation can follow for the order."""
+    order_id = command.order_id
     payment = uow.payments.for_order(order_id)
     if payment is None:
         payment = Payment(str(uuid.uuid4()), order_id, "", 0, PaymentStatus.VOIDED)
@@ -90,24 +88,22 @@ def void(uow: PaymentUnitOfWork, order_id: str, cause: Envelope) -> None:
     else:
         payment = payment.voided()
         uow.payments.save(payment)
-    _send(
-        uow,
-        events.PaymentVoided(
+    uow.emit(
+        messages.PaymentVoided(
             order_id=order_id, payment_id=payment.payment_id, amount_cents=payment.amount_cents
-        ),
-        cause,
+        )
     )
 
 
-def refund(uow: PaymentUnitOfWork, order_id: str, cause: Envelope) -> None:
-    payment = _payment_of(uow, order_id).refunded()
+def refund(uow: PaymentUnitOfWork, command: messages.RefundPayment) -> None:
+    payment = _payment_of(uow, command.order_id).refunded()
     uow.payments.save(payment)
-    _send(
-        uow,
-        events.PaymentRefunded(
-            order_id=order_id, payment_id=payment.payment_id, amount_cents=payment.amount_cents
-        ),
-        cause,
+    uow.emit(
+        messages.PaymentRefunded(
+            order_id=payment.order_id,
+            payment_id=payment.payment_id,
+            amount_cents=payment.amount_cents,
+        )
     )
 
 

@@ -1,25 +1,19 @@
-"""Payment's unit of work: one transaction over payments, outbox and inbox."""
+"""Payment's unit of work: one transaction over payments, the outbox and the inbox.
+
+`PaymentUnitOfWork` is what the use cases and the API type against; `SqlPaymentUnitOfWork`
+is its PostgreSQL adapter, `payment_service.fakes.InMemoryPaymentUnitOfWork` its fake.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from eventing.inbox import Inbox
-from eventing.outbox import Outbox
-from payment_service import orm
-from payment_service.repository import PaymentRepository
-from servicekit.db import UnitOfWork
-
-CONSUMER_NAME = "payment-service"
+from payment_service.repository import PaymentRepository, SqlPaymentRepository
+from servicekit.unit_of_work import SqlUnitOfWork, UnitOfWork
 
 
 class PaymentUnitOfWork(UnitOfWork):
     payments: PaymentRepository
 
-    def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox):
-        super().__init__(session_factory)
-        self.outbox = outbox
-        self.inbox = Inbox(orm.inbox, CONSUMER_NAME)
 
+class SqlPaymentUnitOfWork(SqlUnitOfWork, PaymentUnitOfWork):
     def _start(self) -> None:
-        self.payments = PaymentRepository(self.session)
+        self.payments = SqlPaymentRepository(self.session)

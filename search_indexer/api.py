@@ -1,4 +1,5 @@
-"""The search API of the storefront contract (port 8003)."""
+"""The search API of the storefront contract (port 8003), built from the settings and index it
+is given; gunicorn serves it as `servicekit.deployable:create_app('search_indexer')`."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import logging
 
 from flask import Flask
 
-from search_indexer.config import Settings, load_settings
+from search_indexer.config import Settings
 from search_indexer.index import ProductIndex, SearchUnavailable, client
 from search_indexer.query import SearchQuery, SearchResult, es_request, result_from
 from servicekit.api import Api
 from servicekit.app import create_service_app
-from servicekit.observability import setup_observability
 from servicekit.problems import unavailable
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,3 @@ def api_index(settings: Settings) -> ProductIndex:
     (the storefront gets its 503 at once and retries when it chooses)."""
     es = client(settings.elasticsearch_url, request_timeout_s=settings.api_timeout_s)
     return ProductIndex(es, settings.index_alias)
-
-
-def create_app() -> Flask:
-    settings = load_settings()
-    setup_observability("search-indexer", settings.log_level)
-    return build_app(settings, api_index(settings))

@@ -1,13 +1,12 @@
-"""The faust-streaming app that keeps the product index in step with inventory's events.
+"""The faust-streaming app that feeds the indexer (`search_indexer.indexer`) its batches.
 
 Events are taken in batches (up to `batch_size`, or whatever arrived within
-`batch_within_s`), reduced to each product's newest event, and bulk-written with external
-versions. faust acks a batch once the agent asks for the next one, even if the agent raised,
-so the agent never raises: while Elasticsearch is down it retries the same batch, with the
-consumer's backoff (`eventing.retry.RetryPolicy`) however long it takes (no offset moves
-past what was written), and an event that cannot be indexed goes to the dead-letter topic with
-its reason. The waiting happens in a thread, so faust's event loop keeps heartbeating to the
-group while Elasticsearch is away.
+`batch_within_s`). faust acks a batch once the agent asks for the next one, even if the agent
+raised, so the agent never raises: while Elasticsearch is down it retries the same batch, with
+the consumer's backoff (`eventing.retry.RetryPolicy`) however long it takes (no offset moves
+past what was written). The waiting happens in a thread, so faust's event loop keeps
+heartbeating to the group while Elasticsearch is away. Decoding, dead letters and spans are
+the shop's shared ones, in the indexer.
 """
 
 from __future__ import annotations
@@ -15,137 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
-import time
+import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NoReturn, cast
 
 import faust
 
-import contracts
-from contracts import inventory
 from eventing import topics
-from eventing.consumer import dead_letter_headers
-from eventing.errors import EventingError, PoisonMessage
-from eventing.metrics import message_dead_lettered
-from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.registry import registry
-from eventing.retry import RetryPolicy
-from eventing.topics import dead_letter_topic
-from eventing.tracing import ConsumedMessage, batch_process_span, record_processed_in_batch
+from eventing.consumer import DeadLetters
+from eventing.producer import KafkaPublisher
+from eventing.tracing import kafka_headers_to_dict
 from search_indexer.config import Settings, load_settings
-from search_indexer.documents import bulk_action, is_product_event, latest_per_product
-from search_indexer.index import IndexMissing, ProductIndex, client, retry_while_unavailable
-from search_indexer.metrics import records_indexed
-from servicekit.observability import logging_dict_config
+from search_indexer.index import ProductIndex, client
+from search_indexer.indexer import Indexer, Record
+from servicekit.observability import logging_dict_config, setup_observability
 
 log = logging.getLogger(__name__)
-_ = contracts  # importing it registers the product events
-
-
-@dataclass(frozen=True)
-class Record(ConsumedMessage):
-    """A product message as the agent takes it from faust."""
-
-    value: bytes | None = None
-
-    @property
-    def position(self) -> tuple[int, int]:
-        return (self.partition, self.offset)
-
-
-class Indexer:
-    """What the agent does with a batch; plain Python, so tests can drive it directly."""
-
-    def __init__(self, settings: Settings, index: ProductIndex, publisher: KafkaPublisher):
-        self.settings = settings
-        self.index = index
-        self.publisher = publisher
-        self.kafka = settings.kafka()
-        self.indexed = 0
-        self.retry = RetryPolicy(max_delay_s=settings.max_backoff_s)
-        self.stopping = threading.Event()
-        """Set when the worker starts to stop: ends a wait for Elasticsearch."""
-        self._index_ready = False
-
-    def _ensure_index(self) -> None:
-        """Create the index and alias before the first write: a write to a missing alias
-        would make Elasticsearch create a plain index of that name with guessed mappings."""
-        if not self._index_ready:
-            retry_while_unavailable(self.index.ensure, stop=self.stopping, retry=self.retry)
-            self._index_ready = True
-
-    def handle_batch(self, records: list[Record]) -> None:
-        """Index a batch, traced as one span linked to every event's trace and a span in each
-        event's trace (the product change as its author's trace shows it)."""
-        if not records:
-            return
-        group = self.settings.consumer_group
-        with batch_process_span(records[0].topic, group, records) as batch:
-            started_ns = time.time_ns()
-            dead_lettered = self._index(records)
-            records_indexed(group, records, dead_lettered)
-            for record in records:
-                reason = dead_lettered.get(record.position)
-                record_processed_in_batch(record, group, batch, started_ns, reason)
-
-    def _index(self, records: list[Record]) -> dict[tuple[int, int], str]:
-        """Write the batch's newest product states; the reason of each dead-lettered record."""
-        dead_lettered: dict[tuple[int, int], str] = {}
-        events: list[tuple[inventory.ProductEvent, Record]] = []
-        for record in records:
-            try:
-                decoded = registry.decode(record.value)
-            except PoisonMessage as error:
-                dead_lettered[record.position] = self.dead_letter(record, error)
-                continue
-            if is_product_event(decoded.event):
-                events.append((decoded.event, record))
-        latest = latest_per_product([event for event, _ in events])
-        actions = [bulk_action(event, self.index.alias) for event in latest]
-        if not actions:
-            return dead_lettered
-        while True:
-            self._ensure_index()
-            try:
-                rejected = self.index.write_until_done(
-                    actions, stop=self.stopping, retry=self.retry
-                )
-                break
-            except IndexMissing as error:
-                log.warning("%s; recreating it", error)
-                self._index_ready = False
-        for refusal in rejected:
-            for event, record in events:
-                if event.sku == refusal.doc_id:
-                    dead_lettered[record.position] = self.dead_letter(record, refusal)
-        self.indexed += len(actions)
-        return dead_lettered
-
-    def dead_letter(self, record: Record, error: EventingError) -> str:
-        """Send the record to the dead-letter topic with its reason; return the reason."""
-        log.error(
-            "dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, error
-        )
-        headers = dead_letter_headers(
-            headers=dict(record.headers),
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            group_id=self.settings.consumer_group,
-            error=error,
-            attempts=1,
-        )
-        self.publisher.publish(
-            [
-                OutgoingMessage(
-                    dead_letter_topic(record.topic), record.key or b"", record.value or b"", headers
-                )
-            ]
-        )
-        message_dead_lettered(self.settings.consumer_group, record.topic)
-        return str(error)
 
 
 def _record(event: faust.types.EventT) -> Record:
@@ -155,11 +39,8 @@ def _record(event: faust.types.EventT) -> Record:
         partition=message.partition,
         offset=message.offset,
         key=message.key,
-        headers={
-            k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
-            # faust types headers as pairs or a mapping; a consumed message's are pairs.
-            for k, v in cast("Sequence[tuple[str, bytes]]", message.headers or [])
-        },
+        # faust types headers as pairs or a mapping; a consumed message's are pairs.
+        headers=kafka_headers_to_dict(cast("Sequence[tuple[str, bytes]]", message.headers)),
         value=message.value,
     )
 
@@ -204,7 +85,10 @@ async def _stop_waiting_when_the_app_stops(app: faust.App, indexer: Indexer) -> 
     indexer.stopping.set()
 
 
-def create_faust_app(settings: Settings | None = None) -> faust.App:
+def create_faust_app(
+    settings: Settings | None = None, consumed: Sequence[str] = (topics.PRODUCTS,)
+) -> faust.App:
+    """The app indexing the `consumed` logical topics (the deployable's `topics`)."""
     settings = settings or load_settings()
     kafka = settings.kafka()
     app = faust.App(
@@ -225,9 +109,12 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
         broker_max_poll_interval=settings.max_poll_interval_s,
     )
     index = ProductIndex(client(settings.elasticsearch_url), settings.index_alias)
-    indexer = Indexer(settings, index, KafkaPublisher(kafka))
+    indexer = Indexer(settings, index, DeadLetters(KafkaPublisher(kafka), settings.consumer_group))
     products = app.topic(
-        kafka.qualify(topics.PRODUCTS), value_serializer="raw", key_serializer="raw", internal=False
+        *(kafka.qualify(topic) for topic in consumed),
+        value_serializer="raw",
+        key_serializer="raw",
+        internal=False,
     )
 
     @app.agent(products)
@@ -245,3 +132,21 @@ def create_faust_app(settings: Settings | None = None) -> faust.App:
 
     app.indexer = indexer  # type: ignore[attr-defined]
     return app
+
+
+def run_worker(settings: Settings, consumed: Sequence[str]) -> int:
+    """`python -m search_indexer worker`: the faust worker until SIGTERM."""
+    setup_observability(settings.service_name, settings.log_level)
+    app = create_faust_app(settings, consumed)
+    # No faust web server: it would bind 0.0.0.0, and nothing here needs it.
+    # --quiet: no banner on stdout, which would break the JSON lines.
+    sys.argv = [
+        "search-indexer",
+        "--quiet",
+        "worker",
+        "--without-web",
+        "--loglevel",
+        settings.log_level.lower(),
+    ]
+    app.main()
+    return 0

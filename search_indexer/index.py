@@ -2,6 +2,10 @@
 
 Callers see `SearchUnavailable` (transient: retry) and `RejectedDocument` (an event whose
 document Elasticsearch refuses: dead-letter it), never the client's exceptions.
+
+`SearchIndex` is the port the indexer writes through: `ProductIndex` is its Elasticsearch
+adapter, `search_indexer.fakes.InMemoryProductIndex` its in-memory one, and
+tests/contract/test_search_index_contract.py holds both to the same behaviour.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.helpers import BulkIndexError, bulk
@@ -43,6 +47,35 @@ class RejectedDocument(EventingError):
 UNTIL_AVAILABLE = RetryPolicy(base_delay_s=0.2, max_delay_s=10.0)
 """The backoff between attempts while Elasticsearch is unavailable (its `max_attempts` is
 not used: such a wait is never given up)."""
+
+
+class SearchIndex(Protocol):
+    """The product index as the indexer writes it: documents by product id behind an alias,
+    each kept only if its external version is newer than the one the index holds."""
+
+    alias: str
+
+    def ensure(self) -> str: ...
+
+    def indices_behind_alias(self) -> list[str]: ...
+
+    def delete_index(self, name: str) -> None: ...
+
+    def write(self, actions: Iterable[dict[str, Any]]) -> list[RejectedDocument]: ...
+
+    def write_until_done(
+        self,
+        actions: list[dict[str, Any]],
+        stop: threading.Event | None = None,
+        retry: RetryPolicy = ...,
+    ) -> list[RejectedDocument]: ...
+
+    def refresh(self, index: str | None = None) -> None: ...
+
+    def all_documents(self, index: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every document by id, as a search sees them: what was written before the last
+        `refresh`."""
+        ...
 
 
 def client(url: str, request_timeout_s: float = 10.0) -> Elasticsearch:

@@ -16,7 +16,7 @@ from eventing.errors import PoisonMessage
 from eventing.metrics import message_processed
 
 if TYPE_CHECKING:
-    from search_indexer.app import Record
+    from search_indexer.indexer import Record
 
 _indexing_lag = metrics.get_meter("search_indexer").create_histogram(
     "search.indexing.lag",

@@ -3,8 +3,8 @@
 
 Two writers, one trail. `shopctl` and the console append an entry after their operation took
 effect (`shopctl.audit.record`: the entry's JSON as the message). An API's admin write records
-its entry in the service's outbox, in the same transaction as the write (`add_to_outbox`), so a
-write is recorded exactly when it commits; the relay publishes it as an envelope whose payload
+its entry in its unit of work (`add_to_outbox`), beside the write, so a write is recorded
+exactly when it commits; the relay publishes it as an envelope whose payload
 is the entry. `AuditEntry.from_json` reads both.
 """
 
@@ -14,13 +14,13 @@ import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from eventing.envelope import Envelope
-from eventing.outbox import Outbox
 from eventing.topics import OPERATOR_AUDIT
+
+if TYPE_CHECKING:  # shopctl reads entries without the unit of work's imports
+    from servicekit.unit_of_work import UnitOfWork
 
 ENVELOPE_TYPE = "AuditEntry"
 """The envelope type of an entry an API's outbox publishes."""
@@ -55,9 +55,11 @@ class AuditEntry:
 
 
 def add_to_outbox(
-    outbox: Outbox, session: Session, actor: str, action: str, target: str, detail: str = ""
+    uow: UnitOfWork, actor: str, action: str, target: str, detail: str = ""
 ) -> AuditEntry:
-    """Record an entry in the caller's transaction: published when (and only if) it commits."""
+    """Record an entry in the caller's unit of work: published when (and only if) it commits.
+    An entry is not a message of the registry (no schema version, no cause): it goes in as a
+    prebuilt envelope."""
     entry = AuditEntry(datetime.now(UTC), actor, action, target, detail[:MAX_DETAIL_CHARS])
     envelope = Envelope(
         type=ENVELOPE_TYPE,
@@ -67,5 +69,5 @@ def add_to_outbox(
         correlation_id=str(uuid.uuid4()),
         payload=entry.fields(),
     )
-    outbox.add(session, OPERATOR_AUDIT, envelope)
+    uow.add_to_outbox(OPERATOR_AUDIT, envelope)
     return entry

@@ -9,6 +9,10 @@ the engine, the outbox and its relay, the consumer whose handler is the shared `
 the inbox pruner, the gauges and the Flask app. `servicekit.cli.run(deployable)` runs any of
 them (`migrate`, `api`, `worker`).
 
+A process kind that brings a runtime of its own (the search indexer: a faust app, no database)
+is declared too, with `worker_main` and `api_app` in place of the tables and unit of work, so
+that the registry lists every deployable alike; `runs_on_shared_runtime` tells them apart.
+
 The shop's deployables are listed once, in `servicekit.registry`.
 """
 
@@ -64,9 +68,12 @@ class Deployable(Generic[U]):
     """`order-service`: service name, consumer group and inbox identity at once."""
     package: str
     """`order_service`: its migrations live in `<package>/migrations`."""
-    load_settings: Callable[[], ServiceSettings]
-    tables: MessageTables
-    unit_of_work: Callable[[sessionmaker[Session], Outbox, Inbox], U]
+    load_settings: Callable[[], Any]
+    """A `ServiceSettings` for a deployable on the shared runtime; for one with a runtime of
+    its own, any settings with a `service_name` and a `log_level`."""
+    tables: MessageTables | None = None
+    """None only for a deployable with a runtime of its own (`worker_main`)."""
+    unit_of_work: Callable[[sessionmaker[Session], Outbox, Inbox], U] | None = None
     topics: tuple[str, ...] = ()
     """The logical topics its worker consumes (none: a worker that only relays its outbox)."""
     use_cases: Callable[[Runtime[U]], UseCases[U]] = field(default=lambda runtime: {})
@@ -77,20 +84,41 @@ class Deployable(Generic[U]):
     """What its worker runs besides the consumer, the relay and the inbox pruner."""
     gauges: Callable[[Runtime[U]], None] = field(default=lambda runtime: None)
     """Gauges of its own, registered by its worker (beside the outbox and lag gauges)."""
+    worker_main: Callable[[Any], int] | None = None
+    """A worker of its own, given the settings, run instead of the shared runtime's tasks:
+    the search indexer is a faust app, whose event loop consumes, commits and heartbeats."""
+    api_app: Callable[[Any], Flask] | None = None
+    """Its Flask app, given the settings, when it is not served from a `Runtime` (an API
+    without a database, whose readiness is its own)."""
+    extra_commands: tuple[str, ...] = ()
+    """What its own `__main__` offers besides `api` and `worker` (the indexer's `rebuild`)."""
 
     @property
     def consumer_group(self) -> str:
         return self.name
 
     @property
+    def runs_on_shared_runtime(self) -> bool:
+        """Whether `runtime()` wires it (database, outbox, inbox, the dispatcher's consumer)."""
+        return self.tables is not None and self.unit_of_work is not None
+
+    @property
     def commands(self) -> tuple[str, ...]:
         """What `python -m <package>` offers."""
-        return ("migrate", *(("api",) if self.api else ()), "worker")
+        return (
+            *(("migrate",) if self.runs_on_shared_runtime else ()),
+            *(("api",) if self.api or self.api_app else ()),
+            "worker",
+            *self.extra_commands,
+        )
 
     def runtime(
         self, settings: ServiceSettings | None = None, kafka: KafkaSettings | None = None
     ) -> Runtime[U]:
-        return Runtime(self, settings or self.load_settings(), kafka)
+        settings = settings or self.load_settings()
+        if not isinstance(settings, ServiceSettings):
+            raise TypeError(f"{self.name} runs on a runtime of its own, not the shared one")
+        return Runtime(self, settings, kafka)
 
 
 class Runtime(Generic[U]):
@@ -102,20 +130,23 @@ class Runtime(Generic[U]):
         settings: ServiceSettings,
         kafka: KafkaSettings | None = None,
     ):
+        if deployable.tables is None or deployable.unit_of_work is None:
+            raise TypeError(f"{deployable.name} has no tables: it runs on a runtime of its own")
         self.deployable = deployable
         self.settings = settings
         self.kafka = kafka or settings.kafka()
         self.engine: Engine = make_engine(
             settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pre_ping
         )
-        tables = deployable.tables
+        self.tables = tables = deployable.tables
+        self._unit_of_work = deployable.unit_of_work
         self.outbox = Outbox(tables.outbox, topic_namespace=self.kafka.topic_namespace)
         self.inbox = Inbox(tables.inbox, deployable.name)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def uow_factory(self) -> U:
         """A new unit of work (not yet begun: `with runtime.uow_factory() as uow`)."""
-        return self.deployable.unit_of_work(self.sessions, self.outbox, self.inbox)
+        return self._unit_of_work(self.sessions, self.outbox, self.inbox)
 
     @cached_property
     def dispatcher(self) -> Dispatcher[U]:
@@ -140,16 +171,14 @@ class Runtime(Generic[U]):
             topics=self.deployable.topics,
             handler=self.dispatcher,
             registry=registry,
-            holds=HoldDatabase(self.engine, self.deployable.tables.holds),
+            holds=HoldDatabase(self.engine, self.tables.holds),
         )
 
     def relay(self) -> OutboxRelay:
         return OutboxRelay(self.engine, self.outbox, KafkaPublisher(self.kafka))
 
     def inbox_pruner(self) -> InboxPruner:
-        return InboxPruner(
-            self.engine, self.deployable.tables.inbox, retention_by_event_type(registry)
-        )
+        return InboxPruner(self.engine, self.tables.inbox, retention_by_event_type(registry))
 
     def register_gauges(self) -> None:
         """The worker's state as gauges: its outbox's backlog and oldest row, its consumer
@@ -193,4 +222,6 @@ def create_app(package: str) -> Flask:
     deployable = deployable_of(package)
     settings = deployable.load_settings()
     setup_observability(settings.service_name, settings.log_level)
+    if deployable.api_app is not None:
+        return deployable.api_app(settings)
     return deployable.runtime(settings).flask_app()

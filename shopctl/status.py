@@ -15,14 +15,24 @@ from eventing.config import KafkaSettings
 from eventing.kafka_admin import admin_client
 from eventing.operations import OperationRefused, consumer_groups, group_lag, topic_extent
 from eventing.topics import DLQ_SUFFIX, all_topics
+from servicekit import registry
 from shopctl.workers import WORKERS
 
+
+def _api_readiness_urls() -> dict[str, str]:
+    """Each deployable's API by its `shopctl status` label: `/readyz` at the address its URL
+    variable gives (`ORDER_SERVICE_URL`), or at its local default."""
+    urls = {}
+    for entry in registry.SHOP:
+        api = entry.api
+        if api is None or api.status_label is None or entry.url_variable is None:
+            continue
+        urls[api.status_label] = os.environ.get(entry.url_variable, entry.base_url()) + "/readyz"
+    return urls
+
+
 HTTP_PARTS = {
-    "order-service": os.environ.get("ORDER_SERVICE_URL", "http://127.0.0.1:8000") + "/readyz",
-    "inventory-service": os.environ.get("INVENTORY_SERVICE_URL", "http://127.0.0.1:8001")
-    + "/readyz",
-    "payment-service": os.environ.get("PAYMENT_SERVICE_URL", "http://127.0.0.1:8002") + "/readyz",
-    "search-api": os.environ.get("SEARCH_SERVICE_URL", "http://127.0.0.1:8003") + "/readyz",
+    **_api_readiness_urls(),
     "elasticsearch": os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
     + "/_cluster/health",
     "jaeger": os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686") + "/api/services",

@@ -1,27 +1,30 @@
 """The shop's workers and the Kafka consumer group each consumes as: `shopctl status` shows
-them up or down by their group's members, `shopctl replay` runs a group's handler."""
+them up or down by their group's members, `shopctl wait` waits for their groups, `shopctl
+replay` runs a group's handler. Read from the registry of deployables (`servicekit.registry`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from servicekit import registry
 
 
 @dataclass(frozen=True)
 class Worker:
     label: str
     group: str
-    #: The package whose `bootstrap` gives the group's handler; None for the search indexer,
-    #: a faust app whose index `shopctl search rebuild` rebuilds instead.
+    #: The package whose handler (and database) the group's messages go through; None for the
+    #: search indexer, whose index `shopctl search rebuild` rebuilds instead.
     package: str | None
 
 
-WORKERS = (
-    Worker("order-service worker", "order-service", "order_service"),
-    Worker("inventory-service worker", "inventory-service", "inventory_service"),
-    Worker("payment-service worker", "payment-service", "payment_service"),
-    Worker("saga orchestrator", "checkout-saga", "sagas"),
-    Worker("search indexer", "search-indexer", None),
-)
+def _worker(entry: registry.Entry) -> Worker:
+    assert entry.worker is not None and entry.worker.status_label is not None
+    package = entry.package if entry.replayable else None
+    return Worker(entry.worker.status_label, entry.name, package)
+
+
+WORKERS = tuple(_worker(entry) for entry in registry.workers())
 
 #: Consumer group -> the package whose worker consumes as that group, for the groups a replay
 #: can run through their handler.

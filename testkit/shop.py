@@ -23,6 +23,7 @@ import requests
 
 from eventing.config import KafkaSettings
 from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics, record_topics
+from servicekit import registry
 from testkit.processes import terminate
 from testkit.scratch import POSTGRES_URL_TEMPLATE, scratch_database, scratch_topics
 from testkit.tokens import TokenIssuer
@@ -39,19 +40,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    package: str
-    env_prefix: str
-    has_api: bool = True
-
-
-SERVICES = (
-    ServiceSpec("inventory_service", "INVENTORY_"),
-    ServiceSpec("payment_service", "PAYMENT_"),
-    ServiceSpec("order_service", "ORDER_"),
-    ServiceSpec("sagas", "SAGAS_", has_api=False),
-)
+#: What an end-to-end shop runs: every deployable that owns a database (each is given a
+#: scratch one), with its API and worker. The search API joins on request
+#: (`ShopOptions(search_api=True)`); the search indexer and the console run beside a shop
+#: through `testkit.search` and `testkit.console`.
+SERVICES = registry.with_database()
+SEARCH = registry.entry("search-indexer")
 
 
 @dataclass
@@ -83,7 +77,7 @@ class Shop:
     @property
     def search_url(self) -> str:
         """Only with `ShopOptions(search_api=True)`."""
-        return self.urls["search_indexer"]
+        return self.urls[SEARCH.package]
 
     def post_product(
         self,
@@ -161,9 +155,9 @@ class Shop:
 def group_membership(package: str, role: str, instance: str) -> dict[str, str]:
     """A worker's static consumer-group instance id, the same after every restart (as
     infra/services/ctl gives each worker): `sagas:worker:2` is `sagas-worker-2`."""
-    if role != "worker":
+    if role != registry.Role.WORKER:
         return {}
-    return {"KAFKA_GROUP_INSTANCE_ID": f"{package}-worker-{instance}"}
+    return {"KAFKA_GROUP_INSTANCE_ID": registry.group_instance_id(package, instance)}
 
 
 @dataclass(frozen=True)
@@ -203,11 +197,11 @@ class ShopOptions:
 
 def process_names(workers: int = 1) -> list[str]:
     names = []
-    for spec in SERVICES:
-        if spec.has_api:
-            names.append(f"{spec.package}:api")
-        names.append(f"{spec.package}:worker")
-        names.extend(f"{spec.package}:worker:{n}" for n in range(2, workers + 1))
+    for entry in SERVICES:
+        for process in entry.processes:
+            names.append(f"{entry.package}:{process.role}")
+            if process.role is registry.Role.WORKER:
+                names.extend(f"{entry.package}:worker:{n}" for n in range(2, workers + 1))
     return names
 
 
@@ -255,15 +249,15 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     shop = Shop(kafka, env)
     env.update(shop.tokens.env())
     env.update(options.extra_env)
-    for spec in SERVICES:
+    for entry in SERVICES:
         engine = stack.enter_context(
             scratch_database(pool_size=2, url_template=servers.postgres_url_template)
         )
-        env[f"{spec.env_prefix}DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
-        if spec.has_api:
+        env[entry.database_url_variable] = engine.url.render_as_string(hide_password=False)
+        if entry.api:
             port = free_port()
-            env[f"{spec.env_prefix}PORT"] = str(port)
-            shop.urls[spec.package] = f"http://127.0.0.1:{port}"
+            env[entry.port_variable] = str(port)
+            shop.urls[entry.package] = entry.base_url(port=port)
 
     def stop_all() -> None:
         for name in reversed(list(shop.processes)):
@@ -279,7 +273,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     stack.callback(stop_all)
     names = process_names(options.workers)
     if options.search_api:
-        names.append("search_indexer:api")
+        names.append(f"{SEARCH.package}:{registry.Role.API}")
     for name in names:
         shop.start(name)
     shop.wait_ready(options.ready_timeout_s)
@@ -301,5 +295,5 @@ def _serve_search(
 
     stack.callback(delete_indices)
     port = free_port()
-    shop.env.update({"SEARCH_PORT": str(port), "SEARCH_INDEX_ALIAS": index_alias})
-    shop.urls["search_indexer"] = f"http://127.0.0.1:{port}"
+    shop.env.update({SEARCH.port_variable: str(port), "SEARCH_INDEX_ALIAS": index_alias})
+    shop.urls[SEARCH.package] = SEARCH.base_url(port=port)

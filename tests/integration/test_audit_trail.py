@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from inventory_service.bootstrap import bootstrap
 from inventory_service.config import Settings
+from inventory_service.deployable import DEPLOYABLE
 from servicekit.migrations import upgrade
 from testkit.cli import run_shopctl
 from testkit.conditions import wait_for
@@ -33,7 +33,7 @@ def _env(shop_topics) -> dict[str, str]:
 def test_product_writes_and_a_replay_are_in_shopctl_audit(scratch_engine, shop_topics):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("inventory_service/migrations"), url)
-    app = bootstrap(Settings(database_url=url, admin_token="audit-admin"), shop_topics)
+    app = DEPLOYABLE.runtime(Settings(database_url=url, admin_token="audit-admin"), shop_topics)
     client = app.flask_app().test_client()
     admin = {"Authorization": "Bearer audit-admin"}
     sku = f"AUDIT-{uuid.uuid4().hex[:6].upper()}"

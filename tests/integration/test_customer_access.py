@@ -17,8 +17,8 @@ from contracts import payment as payment_messages
 from eventing.registry import Decoded, envelope_for
 from order_service.config import Settings as OrderSettings
 from order_service.deployable import DEPLOYABLE as ORDERS
-from payment_service.bootstrap import bootstrap as payment_bootstrap
 from payment_service.config import Settings as PaymentSettings
+from payment_service.deployable import DEPLOYABLE as PAYMENT
 from servicekit.migrations import upgrade
 from testkit.scratch import scratch_database
 from testkit.tokens import TokenIssuer, bearer
@@ -71,7 +71,7 @@ def shop(shop_topics, customer_tokens):
             customer_tokens,
         )
         payments = _built(
-            payment_bootstrap,
+            PAYMENT.runtime,
             PaymentSettings,
             "payment_service/migrations",
             payments_db.url.render_as_string(hide_password=False),
@@ -102,7 +102,7 @@ def shop(shop_topics, customer_tokens):
         authorize = payment_messages.AuthorizePayment(
             order_id=order_id, customer_id=OWNER, amount_cents=500, payment_method="tok_visa"
         )
-        payments.handler()(Decoded(envelope_for(authorize), authorize))
+        payments.dispatcher(Decoded(envelope_for(authorize), authorize))
         yield {
             "order_id": order_id,
             "orders": order_client,

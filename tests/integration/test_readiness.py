@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-import inventory_service.bootstrap
 import inventory_service.config
+import inventory_service.deployable
 import order_service.config
 import order_service.deployable
-import payment_service.bootstrap
 import payment_service.config
+import payment_service.deployable
 from eventing.config import KafkaSettings
 from servicekit.migrations import upgrade
 from testkit.shop import free_port
@@ -21,10 +21,13 @@ pytestmark = pytest.mark.integration
 
 SERVICES = {
     "order_service": (order_service.config.Settings, order_service.deployable.DEPLOYABLE.runtime),
-    "payment_service": (payment_service.config.Settings, payment_service.bootstrap.bootstrap),
+    "payment_service": (
+        payment_service.config.Settings,
+        payment_service.deployable.DEPLOYABLE.runtime,
+    ),
     "inventory_service": (
         inventory_service.config.Settings,
-        inventory_service.bootstrap.bootstrap,
+        inventory_service.deployable.DEPLOYABLE.runtime,
     ),
 }
 

@@ -3,6 +3,7 @@ constraints and indexes included), and go down to nothing and up again."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -11,20 +12,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import inventory_service.orm
-import order_service.orm
-import payment_service.orm
-import sagas.orm
+from servicekit import registry
 from servicekit.migrations import alembic_config, upgrade
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
-SCHEMAS = {
-    "inventory_service": inventory_service.orm.metadata,
-    "order_service": order_service.orm.metadata,
-    "payment_service": payment_service.orm.metadata,
-    "sagas": sagas.orm.metadata,
+#: Every deployable that owns a database: its package -> the metadata its code maps.
+SCHEMAS: dict[str, sa.MetaData] = {
+    entry.package: import_module(f"{entry.package}.orm").metadata
+    for entry in registry.with_database()
 }
 
 

@@ -21,7 +21,7 @@ from order_service.domain import Order, OrderStatus
 from order_service.metrics import order_changed
 from sagas.framework.engine import LogEntry, SagaInstance, SagaState, StepStatus
 from sagas.framework.metrics import saga_ended
-from search_indexer.app import Record
+from search_indexer.indexer import Record
 from search_indexer.metrics import records_indexed
 from servicekit.unit_of_work import InMemoryUnitOfWork
 

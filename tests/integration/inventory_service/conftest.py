@@ -1,4 +1,4 @@
-"""Inventory built by its bootstrap on a scratch database, migrated by its own migrations, and
+"""Inventory built by its deployable on a scratch database, migrated by its own migrations, and
 on the test module's namespaced topics. One database per module, emptied before each test."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from inventory_service import orm
-from inventory_service.bootstrap import InventoryApp, bootstrap
 from inventory_service.config import Settings
+from inventory_service.deployable import DEPLOYABLE
+from inventory_service.uow import SqlInventoryUnitOfWork
+from servicekit.deployable import Runtime
 from servicekit.migrations import upgrade
 from testkit.scratch import scratch_database
 from tests.integration.inventory_service.support import MIGRATIONS
@@ -25,8 +27,8 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def inventory(database_url, shop_topics) -> Iterator[InventoryApp]:
-    app = bootstrap(
+def inventory(database_url, shop_topics) -> Iterator[Runtime[SqlInventoryUnitOfWork]]:
+    app = DEPLOYABLE.runtime(
         Settings(database_url=database_url, admin_token="test-admin", db_pool_size=30),
         shop_topics,
     )
@@ -35,7 +37,7 @@ def inventory(database_url, shop_topics) -> Iterator[InventoryApp]:
 
 
 @pytest.fixture
-def app(inventory) -> InventoryApp:
+def app(inventory) -> Runtime[SqlInventoryUnitOfWork]:
     tables = ", ".join(table.name for table in orm.metadata.sorted_tables)
     with inventory.engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))

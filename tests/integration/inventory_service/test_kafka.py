@@ -183,7 +183,7 @@ def test_a_commit_for_an_order_holding_nothing_is_dead_lettered_and_holds_back_t
     other = envelope_for(messages.ReleaseStock(order_id=other_order), correlation_id="saga-10")
     send(shop_topics, bad, release, other)
     dlq = dead_letter_topic(topics.INVENTORY_COMMANDS)
-    holds = HoldStore(app.engine, orm.holds, shop_topics.qualify(app.consumer_group))
+    holds = HoldStore(app.engine, orm.holds, shop_topics.qualify(app.deployable.consumer_group))
     with (
         reading(shop_topics, dlq) as dead_letters,
         reading(shop_topics, topics.RESERVATIONS) as reservations,

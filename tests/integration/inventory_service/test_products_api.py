@@ -1,4 +1,4 @@
-"""The contract's inventory routes through the Flask app that bootstrap builds, on the real
+"""The contract's inventory routes through the Flask app that its deployable builds, on the real
 database: products, stock, paging, every error status, and the events each change publishes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The sagas' commands applied by inventory's handler on the real database: all-or-nothing
+"""The sagas' commands applied by inventory's dispatcher on the real database: all-or-nothing
 reservations under concurrency, compensation, commit and return, each command idempotent."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from inventory_service.domain import ReservationStateError
-from inventory_service.handlers import command_handler
 from tests.integration.inventory_service.support import (
     ADMIN,
     commit,
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def handle(app):
-    return command_handler(app.uow_factory)
+    return app.dispatcher
 
 
 def reply_types(app, order_id: str | None = None) -> list[str]:

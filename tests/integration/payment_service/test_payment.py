@@ -14,8 +14,8 @@ from eventing import topics
 from eventing.envelope import Envelope
 from eventing.registry import Decoded, envelope_for
 from payment_service import orm
-from payment_service.bootstrap import bootstrap
 from payment_service.config import Settings
+from payment_service.deployable import DEPLOYABLE
 from servicekit.migrations import upgrade
 from tests.support.kafka_helpers import replies_through_kafka
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 def app(scratch_engine, shop_topics, customer_tokens):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("payment_service/migrations"), url)
-    return bootstrap(
+    return DEPLOYABLE.runtime(
         Settings(database_url=url, customer_tokens=customer_tokens.settings()), shop_topics
     )
 
@@ -48,7 +48,7 @@ def admin_client(app):
 
 @pytest.fixture
 def handle(app):
-    return app.handler()
+    return app.dispatcher
 
 
 def command(event) -> Decoded:
