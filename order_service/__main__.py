@@ -2,8 +2,7 @@
 
 import sys
 
-from order_service.bootstrap import bootstrap
-from order_service.config import load_settings
-from servicekit.cli import service_main
+from order_service.deployable import DEPLOYABLE
+from servicekit.cli import run
 
-sys.exit(service_main("order_service", load_settings, bootstrap))
+sys.exit(run(DEPLOYABLE))

@@ -1,4 +1,6 @@
-"""The order service's HTTP API: checkout as the storefront contract describes it."""
+"""The order service's HTTP API: checkout as the storefront contract describes it, built from
+the unit of work factory, tokens and rate limit it is given (`order_service.deployable`
+gives them; gunicorn serves it through `servicekit.deployable:create_app('order_service')`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from flask import Flask, request
+from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.common import Sku
@@ -299,12 +301,3 @@ def build_api(
         return OrderAccepted(order_id=order.order_id, status=order.status), 202
 
     return api
-
-
-def create_app() -> Flask:
-    """gunicorn's app factory (`python -m order_service api`)."""
-    from order_service.bootstrap import bootstrap
-    from order_service.config import load_settings
-    from servicekit.runtime import create_flask_app
-
-    return create_flask_app(load_settings, bootstrap)

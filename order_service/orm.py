@@ -85,7 +85,7 @@ order_rate_limits = Table(
     Column("window_start", DateTime(timezone=True), nullable=False),
     Column("orders", Integer, nullable=False),
 )
-"""Each customer's orders in the current rate-limit window (`repository.RateLimits`)."""
+"""Each customer's orders in the current rate-limit window (`repository.SqlRateLimits`)."""
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -1,4 +1,4 @@
-"""Orders, idempotency keys and the read models in PostgreSQL."""
+"""The PostgreSQL adapters of the order service's repositories (`order_service.ports`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from sqlalchemy.orm import Session
 
 from order_service import orm
 from order_service.domain import CatalogueEntry, LineItem, Order, OrderStatus
+from order_service.ports import (
+    Catalogue,
+    IdempotencyKeys,
+    OrderRepository,
+    RateLimits,
+    SagaView,
+    SagaViews,
+)
 
 
-class OrderRepository:
+class SqlOrderRepository(OrderRepository):
     def __init__(self, session: Session):
         self.session = session
 
@@ -98,7 +106,7 @@ class OrderRepository:
         ]
 
 
-class IdempotencyKeys:
+class SqlIdempotencyKeys(IdempotencyKeys):
     def __init__(self, session: Session):
         self.session = session
 
@@ -120,9 +128,9 @@ class IdempotencyKeys:
         return row.fingerprint, row.order_id
 
 
-class RateLimits:
-    """A fixed-window counter per customer, in PostgreSQL so that every gunicorn worker of
-    every API process counts the same requests. One statement takes a request's place
+class SqlRateLimits(RateLimits):
+    """The counters in PostgreSQL, so that every gunicorn worker of every API process counts
+    the same requests. One statement takes a request's place
     atomically: the row is created, counted up within its window, or restarted in a new
     window (the database's clock decides, so processes need not agree on the time)."""
 
@@ -149,17 +157,13 @@ class RateLimits:
         self.session = session
 
     def take(self, customer_id: str, limit: int, window_s: int) -> float | None:
-        """Count one request of the customer's; None if within `limit` per window, else the
-        seconds until the window ends."""
         row = self.session.execute(
             self._TAKE, {"customer_id": customer_id, "window_s": window_s}
         ).one()
         return None if row.orders <= limit else max(float(row.seconds_left), 0.0)
 
 
-class Catalogue:
-    """The products read model: each sku at the newest version seen."""
-
+class SqlCatalogue(Catalogue):
     def __init__(self, session: Session):
         self.session = session
 
@@ -181,9 +185,7 @@ class Catalogue:
         return self.session.execute(statement).first() is not None
 
 
-class SagaViews:
-    """Each order's newest saga progress."""
-
+class SqlSagaViews(SagaViews):
     def __init__(self, session: Session):
         self.session = session
 
@@ -199,7 +201,7 @@ class SagaViews:
             )
         )
 
-    def get(self, order_id: str) -> dict[str, Any] | None:
+    def get(self, order_id: str) -> SagaView | None:
         row = self.session.execute(
             select(orm.saga_views).where(orm.saga_views.c.order_id == order_id)
         ).first()
@@ -209,7 +211,7 @@ class SagaViews:
             else {"saga_id": row.saga_id, "state": row.state, "steps": row.steps}
         )
 
-    def many(self, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def many(self, order_ids: list[str]) -> dict[str, SagaView]:
         rows = self.session.execute(
             select(orm.saga_views).where(orm.saga_views.c.order_id.in_(order_ids))
         )

@@ -1,12 +1,18 @@
-"""The order service's use cases, run inside an open unit of work."""
+"""The order service's use cases, run inside an open unit of work.
+
+The API's use cases take the request's values; the worker's take `(uow, message)` and are
+named for the message types they apply in `order_service.deployable.USE_CASES`. What they
+announce they `uow.emit`: the framework makes it caused by the message in hand (a saga's
+command), so the reply finds its saga.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from contracts import inventory, orders, sagas
-from eventing.envelope import Envelope
 from eventing.registry import Event
 from order_service.domain import (
     IdempotencyConflict,
@@ -19,10 +25,13 @@ from order_service.domain import (
 from order_service.metrics import order_changed
 from order_service.uow import OrderUnitOfWork
 
+ProductState = inventory.ProductCreated | inventory.ProductUpdated | inventory.StockChanged
+"""The catalogue events that carry a product's whole state (all but ProductDeleted)."""
+
 
 def place_order(uow: OrderUnitOfWork, key: str, request: dict[str, Any]) -> tuple[Order, bool]:
-    """A new PENDING order priced from the catalogue, with OrderCreated in the outbox; or, for
-    a key used before with the same request, that order (False: not new)."""
+    """A new PENDING order priced from the catalogue, with OrderCreated emitted; or, for a key
+    used before with the same request, that order (False: not new)."""
     requested = [(item["sku"], item["quantity"]) for item in request["items"]]
     items = price_items(requested, uow.catalogue.entries([sku for sku, _ in requested]))
     order = Order(
@@ -38,8 +47,7 @@ def place_order(uow: OrderUnitOfWork, key: str, request: dict[str, Any]) -> tupl
             raise IdempotencyConflict(key)
         return get_order(uow, earlier_order_id), False
     uow.orders.add(order)
-    uow.outbox.add_event(
-        uow.session,
+    uow.emit(
         orders.OrderCreated(
             order_id=order.order_id,
             customer_id=order.customer_id,
@@ -49,7 +57,7 @@ def place_order(uow: OrderUnitOfWork, key: str, request: dict[str, Any]) -> tupl
                 {"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}
                 for i in items
             ],
-        ),
+        )
     )
     return order, True
 
@@ -71,65 +79,60 @@ def request_cancellation(uow: OrderUnitOfWork, order_id: str, customer_id: str) 
         return order
     order = order.cancellation_asked()
     uow.orders.save(order)
-    uow.outbox.add_event(uow.session, orders.OrderCancellationRequested(order_id=order_id))
+    uow.emit(orders.OrderCancellationRequested(order_id=order_id))
     return order
 
 
+def approve_order(uow: OrderUnitOfWork, command: orders.ApproveOrder) -> None:
+    _transition(
+        uow, command.order_id, Order.approved, orders.OrderApproved(order_id=command.order_id)
+    )
+
+
+def reject_order(uow: OrderUnitOfWork, command: orders.RejectOrder | orders.RejectOrderV2) -> None:
+    """Either version of the command: v1 is read as v2 (`contracts.orders.upcast_reject_order`)."""
+    code = orders.upcast_reject_order(command).rejection.code
+    _transition(
+        uow,
+        command.order_id,
+        lambda order: order.rejected(code),
+        orders.OrderRejected(order_id=command.order_id, reason=code),
+    )
+
+
+def complete_cancellation(uow: OrderUnitOfWork, command: orders.CompleteCancellation) -> None:
+    _transition(
+        uow, command.order_id, Order.cancelled, orders.OrderCancelled(order_id=command.order_id)
+    )
+
+
 def _transition(
-    uow: OrderUnitOfWork, order_id: str, change, event: Event | None, cause: Envelope
+    uow: OrderUnitOfWork, order_id: str, change: Callable[[Order], Order], event: Event
 ) -> None:
+    """Move the order and announce it; an order already there (a redelivered command)
+    changes nothing and announces nothing again."""
     order = get_order(uow, order_id, lock=True)
     changed = change(order)
     if changed == order:
-        return  # already there: a redelivered command
+        return
     uow.orders.save(changed)
-    order_changed(uow.session, order, changed)
-    if event is not None:
-        uow.outbox.add_event(uow.session, event, causation=cause)
+    order_changed(uow, order, changed)
+    uow.emit(event)
 
 
-def apply_command(uow: OrderUnitOfWork, command: Event, cause: Envelope) -> None:
-    match command:
-        case orders.ApproveOrder():
-            _transition(
-                uow,
-                command.order_id,
-                Order.approved,
-                orders.OrderApproved(order_id=command.order_id),
-                cause,
-            )
-        case orders.RejectOrder() | orders.RejectOrderV2():
-            code = orders.upcast_reject_order(command).rejection.code
-            _transition(
-                uow,
-                command.order_id,
-                lambda o: o.rejected(code),
-                orders.OrderRejected(order_id=command.order_id, reason=code),
-                cause,
-            )
-        case orders.CompleteCancellation():
-            _transition(
-                uow,
-                command.order_id,
-                Order.cancelled,
-                orders.OrderCancelled(order_id=command.order_id),
-                cause,
-            )
-
-
-def apply_catalogue_event(uow: OrderUnitOfWork, event: Event) -> None:
+def apply_product(uow: OrderUnitOfWork, event: ProductState) -> None:
     """Keep the local catalogue at each product's newest version (older events are ignored)."""
-    match event:
-        case inventory.ProductDeleted():
-            uow.catalogue.apply(
-                event.sku, event.version, {"deleted": True, "name": "", "price_cents": 0}
-            )
-        case inventory.ProductCreated() | inventory.ProductUpdated() | inventory.StockChanged():
-            uow.catalogue.apply(
-                event.sku,
-                event.version,
-                {"name": event.name, "price_cents": event.price_cents, "deleted": False},
-            )
+    uow.catalogue.apply(
+        event.sku,
+        event.version,
+        {"name": event.name, "price_cents": event.price_cents, "deleted": False},
+    )
+
+
+def apply_product_deleted(uow: OrderUnitOfWork, event: inventory.ProductDeleted) -> None:
+    """A deleted product stays in the catalogue, marked so, at its version: an older event
+    arriving late cannot bring it back."""
+    uow.catalogue.apply(event.sku, event.version, {"deleted": True, "name": "", "price_cents": 0})
 
 
 def apply_saga_progress(uow: OrderUnitOfWork, event: sagas.SagaProgressed) -> None:

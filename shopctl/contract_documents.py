@@ -74,14 +74,16 @@ class Subscription:
 def subscriptions() -> list[Subscription]:
     """Each consumer group and the topics it consumes, read from the workers' own wiring."""
     from inventory_service.deployable import DEPLOYABLE as INVENTORY
-    from order_service.bootstrap import OrderApp
+    from order_service.deployable import DEPLOYABLE as ORDERS
     from payment_service.deployable import DEPLOYABLE as PAYMENT
     from sagas.bootstrap import CONSUMER_GROUP, SUBSCRIBED_TOPICS
     from search_indexer.config import Settings as SearchSettings
 
     return [
-        Subscription(OrderApp.consumer_group, tuple(OrderApp.subscribed_topics)),
-        *(Subscription(service.consumer_group, service.topics) for service in (INVENTORY, PAYMENT)),
+        *(
+            Subscription(service.consumer_group, service.topics)
+            for service in (ORDERS, INVENTORY, PAYMENT)
+        ),
         Subscription(CONSUMER_GROUP, SUBSCRIBED_TOPICS),
         Subscription(SearchSettings().consumer_group, (topics.PRODUCTS,)),
     ]

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import import_module
+from importlib.util import find_spec
 
 from eventing.config import KafkaSettings
 from eventing.registry import Decoded
+from servicekit.deployable import deployable_of
 from shopctl.workers import REPLAYABLE_GROUPS
 
 
@@ -27,8 +29,13 @@ def group_handler(group: str, kafka: KafkaSettings) -> Iterator[Callable[[Decode
         raise UnknownGroup(group)
     package = REPLAYABLE_GROUPS[group]
     settings = import_module(f"{package}.config").load_settings()
-    app = import_module(f"{package}.bootstrap").bootstrap(settings, kafka)
+    if find_spec(f"{package}.deployable") is not None:  # on the one message path (issue 16)
+        app = deployable_of(package).runtime(settings, kafka)
+        handler = app.dispatcher
+    else:
+        app = import_module(f"{package}.bootstrap").bootstrap(settings, kafka)
+        handler = app.handler()
     try:
-        yield app.handler()
+        yield handler
     finally:
         app.engine.dispose()

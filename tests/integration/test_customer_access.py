@@ -15,8 +15,8 @@ import pytest
 from contracts import inventory
 from contracts import payment as payment_messages
 from eventing.registry import Decoded, envelope_for
-from order_service.bootstrap import bootstrap as order_bootstrap
 from order_service.config import Settings as OrderSettings
+from order_service.deployable import DEPLOYABLE as ORDERS
 from payment_service.config import Settings as PaymentSettings
 from payment_service.deployable import DEPLOYABLE as PAYMENT
 from servicekit.migrations import upgrade
@@ -63,7 +63,7 @@ def shop(shop_topics, customer_tokens):
     """The order and payment APIs (test clients) with one order of OWNER's and its payment."""
     with scratch_database() as orders_db, scratch_database() as payments_db:
         orders = _built(
-            order_bootstrap,
+            ORDERS.runtime,
             OrderSettings,
             "order_service/migrations",
             orders_db.url.render_as_string(hide_password=False),
@@ -90,7 +90,7 @@ def shop(shop_topics, customer_tokens):
             stock_reserved=0,
             stock_available=9,
         )
-        orders.handler()(Decoded(envelope_for(product), product))
+        orders.dispatcher(Decoded(envelope_for(product), product))
         order_client, payment_client = orders.flask_app().test_client(), payments.flask_app()
         placed = order_client.post(
             "/orders",

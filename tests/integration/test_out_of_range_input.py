@@ -11,8 +11,8 @@ from flask import Flask
 
 from contracts import inventory
 from eventing.registry import Decoded, envelope_for
-from order_service.bootstrap import bootstrap
 from order_service.config import Settings
+from order_service.deployable import DEPLOYABLE
 from servicekit.migrations import upgrade
 from servicekit.problems import install_problem_handlers
 
@@ -26,7 +26,7 @@ def test_an_order_totalling_more_than_2_to_the_31_cents_keeps_its_exact_total(
 ):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("order_service/migrations"), url)
-    app = bootstrap(
+    app = DEPLOYABLE.runtime(
         Settings(database_url=url, customer_tokens=customer_tokens.settings()), shop_topics
     )
     expensive = inventory.ProductCreated(
@@ -41,7 +41,7 @@ def test_an_order_totalling_more_than_2_to_the_31_cents_keeps_its_exact_total(
         stock_reserved=0,
         stock_available=1000,
     )
-    app.handler()(Decoded(envelope_for(expensive), expensive))
+    app.dispatcher(Decoded(envelope_for(expensive), expensive))
     client = app.flask_app().test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = customer_tokens.headers("c")["Authorization"]
 

@@ -21,8 +21,8 @@ from eventing.errors import TransientError
 from eventing.outbox import OutboxRelay, unpublished_count
 from eventing.producer import KafkaPublisher
 from eventing.registry import Decoded, envelope_for
-from order_service.bootstrap import bootstrap as order_bootstrap
 from order_service.config import Settings as OrderSettings
+from order_service.deployable import DEPLOYABLE as ORDERS
 from sagas.bootstrap import SagaApp
 from sagas.bootstrap import bootstrap as saga_bootstrap
 from sagas.config import Settings as SagaSettings
@@ -182,7 +182,7 @@ def test_an_api_answers_503_problem_json_while_postgres_is_down_and_2xx_once_it_
     postgres, database, shop_topics
 ):
     upgrade(Path("order_service/migrations"), database)
-    app = order_bootstrap(OrderSettings(database_url=database), shop_topics)
+    app = ORDERS.runtime(OrderSettings(database_url=database), shop_topics)
     client = app.flask_app().test_client()
     support = {"Authorization": f"Bearer {app.settings.admin_token}"}  # reads any customer's
     listing = {"query_string": {"customer_id": "c-1"}, "headers": support}

@@ -9,8 +9,8 @@ import pytest
 
 import inventory_service.config
 import inventory_service.deployable
-import order_service.bootstrap
 import order_service.config
+import order_service.deployable
 import payment_service.config
 import payment_service.deployable
 from eventing.config import KafkaSettings
@@ -20,7 +20,7 @@ from testkit.shop import free_port
 pytestmark = pytest.mark.integration
 
 SERVICES = {
-    "order_service": (order_service.config.Settings, order_service.bootstrap.bootstrap),
+    "order_service": (order_service.config.Settings, order_service.deployable.DEPLOYABLE.runtime),
     "payment_service": (
         payment_service.config.Settings,
         payment_service.deployable.DEPLOYABLE.runtime,

@@ -14,8 +14,6 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.metrics import CallbackOptions
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import Session
 
 from eventing.envelope import Envelope
 from eventing.metrics import observed
@@ -25,6 +23,7 @@ from sagas.framework.engine import LogEntry, SagaInstance, SagaState, StepStatus
 from sagas.framework.metrics import saga_ended
 from search_indexer.indexer import Record
 from search_indexer.metrics import records_indexed
+from servicekit.unit_of_work import InMemoryUnitOfWork
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -109,29 +108,25 @@ def approvals(reader: InMemoryMetricReader) -> int:
 
 
 def test_time_to_approved_is_recorded_when_the_approval_commits_and_not_before(reader):
-    engine = create_engine("sqlite://")
     before = approvals(reader)
-    with Session(engine) as session:
-        session.execute(text("SELECT 1"))
-        order_changed(session, order(OrderStatus.PENDING), order(OrderStatus.APPROVED))
+    with InMemoryUnitOfWork() as uow:
+        order_changed(uow, order(OrderStatus.PENDING), order(OrderStatus.APPROVED))
         assert approvals(reader) == before, "recorded before the commit"
-        session.commit()
+        uow.commit()
     assert approvals(reader) == before + 1
     [point] = histogram_points(reader, "checkout.time_to_approved")
     assert 1 <= point.max < 60
 
 
 def test_a_rolled_back_approval_and_other_changes_record_nothing(reader):
-    engine = create_engine("sqlite://")
+    uow = InMemoryUnitOfWork()
     before = approvals(reader)
-    with Session(engine) as session:
-        session.execute(text("SELECT 1"))
-        order_changed(session, order(OrderStatus.PENDING), order(OrderStatus.APPROVED))
-        session.rollback()
-        session.execute(text("SELECT 1"))
-        order_changed(session, order(OrderStatus.PENDING), order(OrderStatus.REJECTED))
-        order_changed(session, order(OrderStatus.APPROVED), order(OrderStatus.APPROVED))
-        session.commit()
+    with uow:
+        order_changed(uow, order(OrderStatus.PENDING), order(OrderStatus.APPROVED))
+    with uow:  # the next unit of work, after that one rolled back
+        order_changed(uow, order(OrderStatus.PENDING), order(OrderStatus.REJECTED))
+        order_changed(uow, order(OrderStatus.APPROVED), order(OrderStatus.APPROVED))
+        uow.commit()
     assert approvals(reader) == before
 
 

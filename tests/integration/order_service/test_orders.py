@@ -19,8 +19,8 @@ from eventing.outbox import OutboxRelay
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, envelope_for
 from order_service import orm
-from order_service.bootstrap import bootstrap
 from order_service.config import Settings
+from order_service.deployable import DEPLOYABLE
 from servicekit.migrations import upgrade
 from tests.support.kafka_helpers import run_consumer_until
 
@@ -34,7 +34,7 @@ def app(scratch_engine, shop_topics, customer_tokens):
     settings = Settings(
         database_url=url, db_pool_size=25, customer_tokens=customer_tokens.settings()
     )
-    return bootstrap(settings, shop_topics)
+    return DEPLOYABLE.runtime(settings, shop_topics)
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def client(app, customer_tokens):
 
 @pytest.fixture
 def handle(app):
-    return app.handler()
+    return app.dispatcher
 
 
 def product_event(sku="MUG-1", version=1, price=1200, kind=inventory.ProductCreated):

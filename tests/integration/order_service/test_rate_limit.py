@@ -19,7 +19,7 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
-from order_service.repository import RateLimits
+from order_service.repository import SqlRateLimits
 from servicekit.migrations import upgrade
 from testkit.conditions import wait_for
 from testkit.processes import terminate
@@ -125,7 +125,7 @@ def test_a_new_window_counts_from_one_again(scratch_engine):
 
     def take() -> float | None:
         with Session(scratch_engine) as session:
-            wait_s = RateLimits(session).take("c-window", 2, window_s)
+            wait_s = SqlRateLimits(session).take("c-window", 2, window_s)
             session.commit()
         return wait_s
 

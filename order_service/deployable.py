@@ -1,0 +1,51 @@
+"""The order service as a deployable: its API (checkout, with its rate limit and customer
+tokens) and its worker, which applies inventory's catalogue events, the sagas' progress and
+the sagas' commands, each through the use case `USE_CASES` names for its type."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from contracts import inventory, orders, sagas
+from eventing import topics
+from order_service import orm, services
+from order_service.api import OrderRateLimit, build_api
+from order_service.config import Settings, load_settings
+from order_service.uow import OrderUnitOfWork, SqlOrderUnitOfWork
+from servicekit.api import Api
+from servicekit.deployable import Deployable, MessageTables, Runtime
+from servicekit.dispatch import UseCases
+
+USE_CASES: UseCases[OrderUnitOfWork] = {
+    inventory.ProductCreated: services.apply_product,
+    inventory.ProductUpdated: services.apply_product,
+    inventory.StockChanged: services.apply_product,
+    inventory.ProductDeleted: services.apply_product_deleted,
+    sagas.SagaProgressed: services.apply_saga_progress,
+    orders.ApproveOrder: services.approve_order,
+    orders.RejectOrder: services.reject_order,
+    orders.RejectOrderV2: services.reject_order,  # read beside v1: see upcast_reject_order
+    orders.CompleteCancellation: services.complete_cancellation,
+}
+
+
+def _api(runtime: Runtime[SqlOrderUnitOfWork]) -> Api:
+    settings = cast(Settings, runtime.settings)
+    return build_api(
+        runtime.uow_factory,
+        lambda: settings.admin_token,
+        runtime.customer_token_verifier(),
+        OrderRateLimit(settings.rate_limit_orders, settings.rate_limit_window_s),
+    )
+
+
+DEPLOYABLE: Deployable[SqlOrderUnitOfWork] = Deployable(
+    name="order-service",
+    package="order_service",
+    load_settings=load_settings,
+    tables=MessageTables(outbox=orm.outbox, inbox=orm.inbox, holds=orm.holds),
+    unit_of_work=SqlOrderUnitOfWork,
+    topics=(topics.PRODUCTS, topics.SAGA_PROGRESS, topics.ORDER_COMMANDS),
+    use_cases=lambda runtime: USE_CASES,
+    api=_api,
+)
