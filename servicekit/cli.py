@@ -22,7 +22,6 @@ from servicekit.settings import HttpServiceSettings
 
 if TYPE_CHECKING:
     from servicekit.deployable import Deployable
-    from servicekit.runtime import ServiceRuntime
 
 SettingsT = TypeVar("SettingsT", bound=HttpServiceSettings)
 
@@ -149,32 +148,4 @@ def run(deployable: Deployable[Any], argv: list[str] | None = None) -> int:
             worker=worker,
         ),
         argv,
-    )
-
-
-def service_main(
-    package: str,
-    load_settings: Callable[[], SettingsT],
-    bootstrap: Callable[[SettingsT], ServiceRuntime[Any]],
-) -> int:
-    """The whole `__main__` of a service built on `servicekit.runtime`: its migrations live in
-    `<package>/migrations`, its gunicorn app is `<package>.api:create_app()`."""
-    from servicekit.worker import run_worker
-
-    def worker(settings: SettingsT) -> int:
-        settings = settings.for_worker()
-        return run_worker(
-            settings.service_name, settings.log_level, lambda: bootstrap(settings).worker_tasks()
-        )
-
-    return main(
-        ServiceCommands(
-            prog=package,
-            # A service is a regular package, so its module has a file (typed optional for
-            # namespace packages).
-            migrations_dir=Path(cast(str, import_module(package).__file__)).parent / "migrations",
-            settings=load_settings,
-            app_factory=f"{package}.api:create_app()",
-            worker=worker,
-        )
     )
