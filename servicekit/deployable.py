@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import import_module
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from flask import Flask
+from opentelemetry.metrics import MeterProvider
 from sqlalchemy import Engine, Table
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,6 +50,7 @@ from servicekit.unit_of_work import SqlUnitOfWork
 
 _ = contracts  # importing it registers every message type
 U = TypeVar("U", bound=SqlUnitOfWork)
+T = TypeVar("T")
 Task = Callable[[threading.Event], None]
 """Runs until the event is set (a consumer's `run`, a relay's `run`)."""
 
@@ -113,12 +115,16 @@ class Deployable(Generic[U]):
         )
 
     def runtime(
-        self, settings: ServiceSettings | None = None, kafka: KafkaSettings | None = None
+        self,
+        settings: ServiceSettings | None = None,
+        kafka: KafkaSettings | None = None,
+        *,
+        meter_provider: MeterProvider | None = None,
     ) -> Runtime[U]:
         settings = settings or self.load_settings()
         if not isinstance(settings, ServiceSettings):
             raise TypeError(f"{self.name} runs on a runtime of its own, not the shared one")
-        return Runtime(self, settings, kafka)
+        return Runtime(self, settings, kafka, meter_provider=meter_provider)
 
 
 class Runtime(Generic[U]):
@@ -129,12 +135,18 @@ class Runtime(Generic[U]):
         deployable: Deployable[U],
         settings: ServiceSettings,
         kafka: KafkaSettings | None = None,
+        *,
+        meter_provider: MeterProvider | None = None,
     ):
         if deployable.tables is None or deployable.unit_of_work is None:
             raise TypeError(f"{deployable.name} has no tables: it runs on a runtime of its own")
         self.deployable = deployable
         self.settings = settings
         self.kafka = kafka or settings.kafka()
+        self.meter_provider = meter_provider
+        """Where its instruments record (None: the global provider); a test reads them in
+        memory."""
+        self._shared: dict[Callable[..., Any], Any] = {}
         self.engine: Engine = make_engine(
             settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pre_ping
         )
@@ -147,6 +159,13 @@ class Runtime(Generic[U]):
     def uow_factory(self) -> U:
         """A new unit of work (not yet begun: `with runtime.uow_factory() as uow`)."""
         return self._unit_of_work(self.sessions, self.outbox, self.inbox)
+
+    def shared(self, build: Callable[[Runtime[U]], T]) -> T:
+        """`build(self)`, built once per runtime: what a deployable's use cases, tasks and
+        gauges share (the sagas' orchestrator)."""
+        if build not in self._shared:
+            self._shared[build] = build(self)
+        return cast(T, self._shared[build])
 
     @cached_property
     def dispatcher(self) -> Dispatcher[U]:
@@ -175,7 +194,9 @@ class Runtime(Generic[U]):
         )
 
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(self.engine, self.outbox, KafkaPublisher(self.kafka))
+        return OutboxRelay(
+            self.engine, self.outbox, KafkaPublisher(self.kafka), meter_provider=self.meter_provider
+        )
 
     def inbox_pruner(self) -> InboxPruner:
         return InboxPruner(self.engine, self.tables.inbox, retention_by_event_type(registry))
