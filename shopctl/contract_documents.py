@@ -76,15 +76,14 @@ def subscriptions() -> list[Subscription]:
     from inventory_service.deployable import DEPLOYABLE as INVENTORY
     from order_service.deployable import DEPLOYABLE as ORDERS
     from payment_service.deployable import DEPLOYABLE as PAYMENT
-    from sagas.bootstrap import CONSUMER_GROUP, SUBSCRIBED_TOPICS
+    from sagas.deployable import DEPLOYABLE as SAGAS
     from search_indexer.config import Settings as SearchSettings
 
     return [
         *(
             Subscription(service.consumer_group, service.topics)
-            for service in (ORDERS, INVENTORY, PAYMENT)
+            for service in (ORDERS, INVENTORY, PAYMENT, SAGAS)
         ),
-        Subscription(CONSUMER_GROUP, SUBSCRIBED_TOPICS),
         Subscription(SearchSettings().consumer_group, (topics.PRODUCTS,)),
     ]
 

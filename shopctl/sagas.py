@@ -18,11 +18,14 @@ from functools import cache
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from eventing.config import KafkaSettings
 from eventing.errors import EventingError
-from sagas.bootstrap import SagaApp, bootstrap
+from sagas import orm
 from sagas.definitions import CHECKOUT
+from sagas.deployable import DEPLOYABLE, SagaRuntime, orchestrator
 from sagas.framework.definition import SagaDefinition
 from sagas.framework.engine import NothingToRetry, SagaInstance, SagaState
+from sagas.framework.orchestrator import Orchestrator
 from shopctl import audit
 
 #: The states an operator's retry applies to: waiting on a command, or parked.
@@ -39,8 +42,16 @@ class SagaOperationFailed(EventingError):
 
 
 @cache
-def _app() -> SagaApp:
-    return bootstrap()
+def _runtime() -> SagaRuntime:
+    return DEPLOYABLE.runtime()
+
+
+def _orchestrator() -> Orchestrator:
+    return orchestrator(_runtime())
+
+
+def _kafka() -> KafkaSettings:
+    return _runtime().kafka
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,7 @@ class SagaPage:
 
 
 def _where(saga_filter: SagaFilter, *, now: datetime) -> list:
-    table = _app().orchestrator.store.instances
+    table = orm.saga_instances
     conditions = []
     if saga_filter.saga_type:
         conditions.append(table.c.saga_type == saga_filter.saga_type)
@@ -153,10 +164,9 @@ def _where(saga_filter: SagaFilter, *, now: datetime) -> list:
 
 def list_sagas(saga_filter: SagaFilter, *, limit: int = 50, offset: int = 0) -> SagaPage:
     """A page of the matching sagas, newest change first, with how many match in all."""
-    app = _app()
-    table = app.orchestrator.store.instances
+    table = orm.saga_instances
     conditions = _where(saga_filter, now=datetime.now(UTC))
-    with Session(app.engine) as session:
+    with Session(_runtime().engine) as session:
         total = session.execute(select(func.count()).select_from(table).where(*conditions))
         rows = session.execute(
             select(table)
@@ -185,9 +195,8 @@ def _row(row) -> SagaRow:
 
 
 def show(saga_id: str) -> SagaInstance:
-    app = _app()
-    with Session(app.engine) as session:
-        instance = app.orchestrator.store.get(session, _checked(saga_id))
+    with _runtime().uow_factory() as uow:
+        instance = uow.sagas.get(_checked(saga_id))
     if instance is None:
         raise SagaOperationFailed(f"no saga {saga_id}")
     return instance
@@ -200,11 +209,11 @@ def for_order(order_id: str) -> list[SagaInstance]:
 
 
 def definition(saga_type: str) -> SagaDefinition:
-    return _app().orchestrator.engines[saga_type].definition
+    return _orchestrator().engines[saga_type].definition
 
 
 def saga_types() -> list[str]:
-    return sorted(_app().orchestrator.engines)
+    return sorted(_orchestrator().engines)
 
 
 def awaited_command(instance: SagaInstance) -> str:
@@ -219,15 +228,15 @@ def awaited_command(instance: SagaInstance) -> str:
 def retry(saga_id: str, *, actor: str) -> SagaInstance:
     """Send a stuck or parked saga's awaited command again, with fresh attempts."""
     checked = _checked(saga_id)
-    audit.prepare(_app().kafka)
+    audit.prepare(_kafka())
     try:
-        instance = _app().orchestrator.retry(checked)
+        instance = _orchestrator().retry(checked)
     except KeyError:
         raise SagaOperationFailed(f"no saga {saga_id}") from None
     except NothingToRetry as error:
         raise SagaOperationFailed(str(error)) from None
     audit.record(
-        _app().kafka,
+        _kafka(),
         actor,
         "saga.retry",
         checked,
@@ -270,16 +279,16 @@ def retry_matching(
         )
     if dry_run:
         return report
-    audit.prepare(_app().kafka)
+    audit.prepare(_kafka())
     for row in report.matched:
         try:
-            _app().orchestrator.retry(row.saga_id)
+            _orchestrator().retry(row.saga_id)
         except (KeyError, NothingToRetry) as error:
             report.failed[row.saga_id] = str(error) or type(error).__name__
         else:
             report.retried.append(row.saga_id)
     audit.record(
-        _app().kafka,
+        _kafka(),
         actor,
         "sagas.retry-matching",
         saga_filter.describe(),
@@ -290,9 +299,8 @@ def retry_matching(
 
 
 def counts_by_state() -> dict[str, int]:
-    app = _app()
-    with Session(app.engine) as session:
-        return app.orchestrator.store.count_by_state(session)
+    with _runtime().uow_factory() as uow:
+        return uow.sagas.count_by_state()
 
 
 @dataclass(frozen=True)
@@ -308,11 +316,10 @@ class MinuteOfCheckouts:
 def checkout_minutes(*, minutes: int = 15, now: datetime | None = None) -> list[MinuteOfCheckouts]:
     """Checkouts started per minute over the last `minutes`, with their latency (from the
     saga's start to its last change, for the ones that ended), oldest minute first."""
-    app = _app()
-    table = app.orchestrator.store.instances
+    table = orm.saga_instances
     now = now or datetime.now(UTC)
     since = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
-    with Session(app.engine) as session:
+    with Session(_runtime().engine) as session:
         rows = session.execute(
             select(table.c.created_at, table.c.updated_at, table.c.state).where(
                 table.c.saga_type == CHECKOUT, table.c.created_at >= since

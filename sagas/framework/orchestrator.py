@@ -1,14 +1,18 @@
 """Runs saga definitions against messages and the clock, persisting every step.
 
-One database transaction per message or timeout holds: the inbox claim, the saga row (version
-checked), its new log entries, and the commands and progress event in the outbox. Commands
-carry the saga id as their correlation id, and services answer with it, so a reply finds its
-saga without guessing.
+The orchestrator's message entry points are use cases of the dispatcher's table
+(`use_cases`): a starter event starts a saga, a reply advances the saga its correlation id
+names. The dispatcher owns their unit of work (inbox claim, the saga row, version checked, its
+new log entries, the commands and progress event in the outbox, one commit); the timeout pass
+and an operator's retry, which have no message in hand, open their own. Commands carry the
+saga id as their correlation id, and services answer with it, so a reply finds its saga
+without guessing.
 
-The saga row remembers the event id of the command it awaits, so the timeout loop can count
-each deadline from when the relay published that command (`SagaStore.due`); a command that
-stays unpublished past `unsent_alert_s` is reported to an operator (an error log line and the
-`saga.commands_unsent` counter, once per saga and command), never rejected for it.
+The saga row remembers the event id of the command it awaits (fixed before the row is
+written), so the timeout loop can count each deadline from when the relay published that
+command (`SagaStore.due`); a command that stays unpublished past `unsent_alert_s` is reported
+to an operator (an error log line and the `saga.commands_unsent` counter, once per saga and
+command), never rejected for it.
 """
 
 from __future__ import annotations
@@ -23,18 +27,16 @@ from functools import partial
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider
-from sqlalchemy.orm import Session, sessionmaker
 
 from eventing.db_errors import translate_db_errors
-from eventing.envelope import Envelope, utc_now
+from eventing.envelope import utc_now
 from eventing.errors import EventingError
-from eventing.inbox import Inbox
-from eventing.outbox import Outbox
-from eventing.registry import Decoded, Event, envelope_for
+from eventing.registry import Event
 from sagas.framework.definition import SagaDefinition
 from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStatus
 from sagas.framework.metrics import saga_ended
-from sagas.framework.store import SagaStore, UnsentCommand
+from sagas.framework.ports import SagaUnitOfWork, UnsentCommand
+from servicekit.dispatch import UseCase
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("sagas")
@@ -42,15 +44,15 @@ ProgressEvent = Callable[[SagaInstance, int], Event]
 """Builds the event announcing a saga's new state (given a strictly growing version)."""
 
 
+Transition = Callable[[SagaInstance], list[Event]]
+
+
 class Orchestrator:
     def __init__(
         self,
         definitions: Iterable[SagaDefinition],
         *,
-        session_factory: sessionmaker[Session],
-        store: SagaStore,
-        outbox: Outbox,
-        inbox: Inbox,
+        uow_factory: Callable[[], SagaUnitOfWork],
         progress_event: ProgressEvent | None = None,
         clock: Callable[[], datetime] = utc_now,
         unsent_alert_s: float = 300.0,
@@ -58,12 +60,9 @@ class Orchestrator:
         meter_provider: MeterProvider | None = None,
     ):
         self.engines = {d.name: SagaEngine(d) for d in definitions}
-        self.starters = {d.started_by: d for d in definitions}
-        self.reply_types = set().union(*(d.reply_types() for d in definitions))
-        self.session_factory = session_factory
-        self.store = store
-        self.outbox = outbox
-        self.inbox = inbox
+        self.starters = {d.started_by: d for d in self.definitions}
+        self.reply_types = set().union(*(d.reply_types() for d in self.definitions))
+        self.uow_factory = uow_factory
         self.progress_event = progress_event
         self.clock = clock
         self.unsent_alert = timedelta(seconds=unsent_alert_s)
@@ -81,41 +80,70 @@ class Orchestrator:
             description="sagas whose awaited command stayed in the outbox past the unsent bound",
         )
 
-    def handle(self, decoded: Decoded) -> None:
-        """The consumer's handler: start a saga, or feed a reply to the saga it answers."""
-        event, envelope = decoded.event, decoded.envelope
-        if type(event) not in self.starters and type(event) not in self.reply_types:
-            return
-        with translate_db_errors(), self.session_factory() as session, session.begin():
-            if not self.inbox.claim(session, envelope.event_id, envelope.type):
+    @property
+    def definitions(self) -> list[SagaDefinition]:
+        return [engine.definition for engine in self.engines.values()]
+
+    def use_cases(self) -> dict[type[Event], UseCase[SagaUnitOfWork]]:
+        """The dispatcher's table: each definition's starter starts a saga (a starter wins
+        over a reply of the same type), every reply any step awaits advances one."""
+        table: dict[type[Event], UseCase[SagaUnitOfWork]] = dict.fromkeys(
+            self.reply_types, self.advance
+        )
+        table.update(dict.fromkeys(self.starters, self.start))
+        return table
+
+    def start(self, uow: SagaUnitOfWork, trigger: Event) -> None:
+        """A starter event: a new saga for its business key, unless one was started already
+        (then nothing is sent)."""
+        definition = self.starters[type(trigger)]
+        engine = self.engines[definition.name]
+        instance, commands = engine.start(str(uuid.uuid4()), trigger, self.clock())
+        with self._span(instance, "start") as span:
+            span.set_attribute("saga.outcome", instance.log[-1].status.value)
+            outgoing = self._await(instance, commands)
+            if not uow.sagas.add(instance):
+                log.info("saga %s for %s already started", definition.name, instance.key)
                 return
-            definition = self.starters.get(type(event))
-            if definition is not None:
-                self._start(session, definition, decoded)
-            else:
-                self._reply(session, decoded)
+            self._emit(uow, instance, outgoing)
+
+    def advance(self, uow: SagaUnitOfWork, reply: Event) -> None:
+        """A reply: fed to the saga its correlation id names (none: logged, nothing done)."""
+        saga_id = uow.correlation_id()
+        instance = uow.sagas.get(saga_id) if saga_id and _is_uuid(saga_id) else None
+        if instance is None:
+            log.debug("%s answers no saga (correlation %s)", type(reply).__name__, saga_id)
+            return
+        engine = self.engines[instance.saga_type]
+        now = self.clock()
+        self._apply(uow, instance, lambda i: engine.on_reply(i, reply, now))
 
     def expire_due(self, limit: int = 100) -> int:
         """Apply timeouts to sagas whose deadline passed, counted from when their awaited
         command was published; returns how many were handled."""
         now = self.clock()
-        with translate_db_errors(), self.session_factory() as session, session.begin():
-            due = self.store.due(session, now, limit)
+        with translate_db_errors(), self.uow_factory() as uow:
+            due = uow.sagas.due(now, limit)
             for saga in due:
-                instance = self.store.get(session, saga.saga_id)
+                instance = uow.sagas.get(saga.saga_id)
                 if instance is None:
                     continue
                 engine = self.engines[instance.saga_type]
-                timeout = partial(engine.on_timeout, now=now, sent_after=saga.sent_after)
-                self._apply(session, instance, timeout, None)
+                self._apply(
+                    uow,
+                    instance,
+                    partial(engine.on_timeout, now=now, sent_after=saga.sent_after),
+                )
+            uow.commit()
         return len(due)
 
     def report_unsent(self, limit: int = 100) -> list[UnsentCommand]:
         """Report, once per saga and command, each saga whose awaited command has waited in
         the outbox longer than the unsent bound: the broker or the relay is down, or the row
         was parked. The saga keeps waiting; what it needs is an operator, not a rejection."""
-        with translate_db_errors(), self.session_factory() as session, session.begin():
-            unsent = self.store.unsent_unreported(session, self.clock(), self.unsent_alert, limit)
+        with translate_db_errors(), self.uow_factory() as uow:
+            unsent = uow.sagas.unsent_unreported(self.clock(), self.unsent_alert, limit)
+            uow.commit()
         for saga in unsent:
             self._commands_unsent.add(
                 1, {"saga.type": saga.saga_type, "saga.step": saga.step or "-"}
@@ -134,14 +162,16 @@ class Orchestrator:
         return unsent
 
     def retry(self, saga_id: str) -> SagaInstance:
-        """An operator's retry of a stuck or compensation-failed saga."""
-        with translate_db_errors(), self.session_factory() as session, session.begin():
-            instance = self.store.get(session, saga_id, lock=True)
+        """An operator's retry of a stuck or compensation-failed saga (`KeyError`: no such
+        saga; `NothingToRetry`: it has ended)."""
+        with translate_db_errors(), self.uow_factory() as uow:
+            instance = uow.sagas.get(saga_id, lock=True)
             if instance is None:
                 raise KeyError(saga_id)
             engine = self.engines[instance.saga_type]
             now = self.clock()
-            self._apply(session, instance, lambda i: engine.retry(i, now), None)
+            self._apply(uow, instance, lambda i: engine.retry(i, now))
+            uow.commit()
             return instance
 
     def run_timeouts(self, stop: threading.Event, interval_s: float = 0.25) -> None:
@@ -160,43 +190,7 @@ class Orchestrator:
             if not handled:
                 stop.wait(interval_s)
 
-    def _start(self, session: Session, definition: SagaDefinition, decoded: Decoded) -> None:
-        engine = self.engines[definition.name]
-        instance, commands = engine.start(str(uuid.uuid4()), decoded.event, self.clock())
-        with self._span(instance, "start") as span:
-            span.set_attribute("saga.outcome", instance.log[-1].status.value)
-            outgoing = self._await(instance, commands, decoded.envelope)
-            if not self.store.add(session, instance):
-                log.info("saga %s for %s already started", definition.name, instance.key)
-                return
-            self._emit(session, instance, outgoing, decoded.envelope)
-
-    def _reply(self, session: Session, decoded: Decoded) -> None:
-        instance = (
-            self.store.get(session, decoded.envelope.correlation_id)
-            if _is_uuid(decoded.envelope.correlation_id)
-            else None
-        )
-        if instance is None:
-            log.debug(
-                "%s answers no saga (correlation %s)",
-                decoded.envelope.type,
-                decoded.envelope.correlation_id,
-            )
-            return
-        engine = self.engines[instance.saga_type]
-        now = self.clock()
-        self._apply(
-            session, instance, lambda i: engine.on_reply(i, decoded.event, now), decoded.envelope
-        )
-
-    def _apply(
-        self,
-        session: Session,
-        instance: SagaInstance,
-        transition: Callable[[SagaInstance], list[Event]],
-        cause: Envelope | None,
-    ) -> None:
+    def _apply(self, uow: SagaUnitOfWork, instance: SagaInstance, transition: Transition) -> None:
         before = (instance.state, instance.current_step)
         with self._span(instance, "advance") as span:
             commands = transition(instance)
@@ -218,12 +212,21 @@ class Orchestrator:
                         entry.status.value,
                     )
             span.set_attribute("saga.state", instance.state.value)
-            outgoing = self._await(instance, commands, cause)
-            self.store.save(session, instance)
+            outgoing = self._await(instance, commands)
+            uow.sagas.save(instance)
             if (instance.state, instance.current_step) != before or commands:
-                self._emit(session, instance, outgoing, cause)
-        if instance.state is SagaState.COMPENSATION_FAILED and before[0] is not instance.state:
-            self._compensation_failures.add(1, {"saga.type": instance.saga_type})
+                self._emit(uow, instance, outgoing)
+        self._report_change(uow, instance, before[0])
+
+    def _report_change(
+        self, uow: SagaUnitOfWork, instance: SagaInstance, state_before: SagaState
+    ) -> None:
+        """Log and count what the transition changed: the counters once it is committed (a
+        transition retried after a conflict is counted once)."""
+        if instance.state is SagaState.COMPENSATION_FAILED and state_before is not instance.state:
+            uow.after_commit(
+                lambda: self._compensation_failures.add(1, {"saga.type": instance.saga_type})
+            )
             log.error(
                 "saga %s (%s %s) parked: compensation %s unanswered",
                 instance.saga_id,
@@ -232,56 +235,46 @@ class Orchestrator:
                 instance.current_step,
             )
         if (
-            before[0] is SagaState.COMPENSATION_FAILED
-            and instance.state is not before[0]
-            and cause is not None
+            state_before is SagaState.COMPENSATION_FAILED
+            and instance.state is not state_before
+            and uow.message is not None
         ):
             log.warning(
                 "saga %s (%s %s) resumed by a late %s: the step it was parked on is undone",
                 instance.saga_id,
                 instance.saga_type,
                 instance.key,
-                cause.type,
+                uow.message.type,
             )
-        if not instance.is_active and before[0] is not instance.state:
-            self._sagas_ended.add(
-                1, {"saga.type": instance.saga_type, "saga.state": instance.state}
-            )
-            saga_ended(instance)
+        if not instance.is_active and state_before is not instance.state:
+            uow.after_commit(lambda: self._ended(instance))
+
+    def _ended(self, instance: SagaInstance) -> None:
+        self._sagas_ended.add(1, {"saga.type": instance.saga_type, "saga.state": instance.state})
+        saga_ended(instance)
 
     @staticmethod
-    def _await(
-        instance: SagaInstance, commands: list[Event], cause: Envelope | None
-    ) -> list[tuple[Event, Envelope]]:
-        """Envelope the commands to send and remember the awaited one's event id, so the
+    def _await(instance: SagaInstance, commands: list[Event]) -> list[tuple[Event, uuid.UUID]]:
+        """Fix the event id of each command to send and remember the awaited one's, so the
         deadline can count from its publish (the engine sends at most one per transition, the
-        step's command; the progress event is never awaited). Enveloped before the saga row is
+        step's command; the progress event is never awaited). Fixed before the saga row is
         written, so that the row and its command are stored together or not at all."""
-        outgoing = [
-            (command, envelope_for(command, causation=cause, correlation_id=instance.saga_id))
-            for command in commands
-        ]
-        for _, envelope in outgoing:
-            instance.awaited_command_id = str(envelope.event_id)
+        outgoing = [(command, uuid.uuid4()) for command in commands]
+        for _, event_id in outgoing:
+            instance.awaited_command_id = str(event_id)
         return outgoing
 
     def _emit(
         self,
-        session: Session,
+        uow: SagaUnitOfWork,
         instance: SagaInstance,
-        outgoing: list[tuple[Event, Envelope]],
-        cause: Envelope | None,
+        outgoing: list[tuple[Event, uuid.UUID]],
     ) -> None:
-        for command, envelope in outgoing:
-            self.outbox.add(session, command.topic, envelope)
+        for command, event_id in outgoing:
+            uow.emit(command, correlation_id=instance.saga_id, event_id=event_id)
         if self.progress_event is not None:
-            version = self.store.next_progress_version(session)
-            self.outbox.add_event(
-                session,
-                self.progress_event(instance, version),
-                causation=cause,
-                correlation_id=instance.saga_id,
-            )
+            version = uow.sagas.next_progress_version()
+            uow.emit(self.progress_event(instance, version), correlation_id=instance.saga_id)
 
     def _span(self, instance: SagaInstance, action: str):
         """A span per step transition: the step answered (or started), the instance, and the

@@ -1,20 +1,14 @@
-"""Saga instances and their step logs in PostgreSQL, with optimistic concurrency.
+"""The saga store in PostgreSQL, and the orchestrator's unit of work on it.
 
-Every save checks the version it loaded; a concurrent change (another orchestrator instance,
-or the timeout loop) makes it fail with `ConcurrentSagaUpdate`, a TransientError, so the
-consumer retries the message against the fresh state and a saga never advances twice.
-
-The store also knows when a saga's command left: each saga row names the outbox row of the
-copy it awaits (`awaited_command_id`), and the relay marks that row `published_at`. A deadline
-is written as if the command left when it was written; `due` moves it by the time the command
-waited to be published, so an outage of the broker or of the relay costs no participant its
-time to answer.
+`SqlSagaStore` is bound to one unit of work's session: optimistic concurrency on the saga row
+(`version`), the step log appended in the same transaction, and the deadlines read against the
+orchestrator's own outbox table (see `sagas.framework.ports` for the contract both adapters
+keep).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -48,14 +42,28 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from eventing.errors import TransientError
+from eventing.inbox import Inbox
+from eventing.outbox import Outbox
 from sagas.framework.engine import ACTIVE_STATES, LogEntry, SagaInstance, SagaState, StepStatus
+from sagas.framework.ports import (
+    ConcurrentSagaUpdate,
+    DueSaga,
+    SagaStore,
+    SagaUnitOfWork,
+    UnsentCommand,
+)
+from servicekit.unit_of_work import SqlUnitOfWork
 
 
-class ConcurrentSagaUpdate(TransientError):
-    """Someone else changed the saga since it was loaded: retry against the fresh state."""
+@dataclass(frozen=True)
+class SagaTables:
+    """The orchestrator's own tables (`saga_tables`), beside its outbox and inbox."""
+
+    instances: Table
+    log: Table
+    progress: DbSequence
 
 
 def saga_tables(metadata: MetaData) -> tuple[Table, Table, DbSequence]:
@@ -101,37 +109,20 @@ def saga_tables(metadata: MetaData) -> tuple[Table, Table, DbSequence]:
     return instances, log, progress
 
 
-@dataclass(frozen=True)
-class DueSaga:
-    saga_id: str
-    sent_after: timedelta
-    """How long its awaited command waited in the outbox (0 when that is unknown)."""
+class SqlSagaStore(SagaStore):
+    """The saga store on one session; `outbox` is the table the orchestrator's commands are
+    written to (the relay marks them published there)."""
 
-
-@dataclass(frozen=True)
-class UnsentCommand:
-    """A saga whose awaited command has not left the outbox since `written_at`."""
-
-    saga_id: str
-    saga_type: str
-    key: str
-    step: str | None
-    command_id: str
-    command_type: str
-    written_at: datetime
-
-
-class SagaStore:
-    def __init__(self, instances: Table, log: Table, progress: DbSequence, *, outbox: Table):
-        self.instances = instances
-        self.log = log
-        self.progress = progress
+    def __init__(self, session: Session, tables: SagaTables, *, outbox: Table):
+        self.session = session
+        self.instances = tables.instances
+        self.log = tables.log
+        self.progress = tables.progress
         self.outbox = outbox
 
-    def add(self, session: Session, instance: SagaInstance) -> bool:
-        """Store a new instance; False if one already exists for its type and key."""
+    def add(self, instance: SagaInstance) -> bool:
         row = self._row(instance) | {"saga_id": uuid.UUID(instance.saga_id), "version": 1}
-        result = session.execute(
+        result = self.session.execute(
             pg_insert(self.instances)
             .values(**row)
             .on_conflict_do_nothing(constraint="saga_instances_type_key")
@@ -140,29 +131,29 @@ class SagaStore:
         if result.first() is None:
             return False
         instance.version = 1
-        self._append_log(session, instance)
+        self._append_log(instance)
         return True
 
-    def get(self, session: Session, saga_id: str, *, lock: bool = False) -> SagaInstance | None:
+    def get(self, saga_id: str, *, lock: bool = False) -> SagaInstance | None:
         query = select(self.instances).where(self.instances.c.saga_id == _uuid(saga_id))
         if lock:
             query = query.with_for_update()
-        row = session.execute(query).first()
-        return None if row is None else self._instance(session, row)
+        row = self.session.execute(query).first()
+        return None if row is None else self._instance(row)
 
-    def find(self, session: Session, saga_type: str, key: str) -> SagaInstance | None:
-        row = session.execute(
+    def find(self, saga_type: str, key: str) -> SagaInstance | None:
+        row = self.session.execute(
             select(self.instances).where(
                 self.instances.c.saga_type == saga_type, self.instances.c.saga_key == key
             )
         ).first()
-        return None if row is None else self._instance(session, row)
+        return None if row is None else self._instance(row)
 
-    def save(self, session: Session, instance: SagaInstance) -> None:
+    def save(self, instance: SagaInstance) -> None:
         # An UPDATE's result is a CursorResult, though Session.execute is typed as a plain Result.
         result = cast(
             "CursorResult[Any]",
-            session.execute(
+            self.session.execute(
                 update(self.instances)
                 .where(
                     self.instances.c.saga_id == _uuid(instance.saga_id),
@@ -174,23 +165,19 @@ class SagaStore:
         if result.rowcount != 1:
             raise ConcurrentSagaUpdate(f"saga {instance.saga_id} changed since it was loaded")
         instance.version += 1
-        self._append_log(session, instance)
+        self._append_log(instance)
 
-    def next_progress_version(self, session: Session) -> int:
-        return session.execute(select(self.progress.next_value())).scalar_one()
+    def next_progress_version(self) -> int:
+        return self.session.execute(select(self.progress.next_value())).scalar_one()
 
-    def due(self, session: Session, now: datetime, limit: int = 100) -> list[DueSaga]:
-        """Active sagas whose deadline passed, counted from when their awaited command was
-        published, locked for this transaction (others skip them).
-
-        The stored deadline is `written + window`; the effective one adds how long the command
-        waited to be published (`published_at - created_at`, both the database's clock). A
-        command not yet published is never due; a saga awaiting no command (a pause, a row
-        from before this column) or whose command's row was pruned keeps its stored deadline.
-        The partial index on the stored deadline still picks the candidates (the effective
-        deadline is never earlier), and the outbox is reached by its unique event id."""
+    def due(self, now: datetime, limit: int = 100) -> list[DueSaga]:
+        """Locked for this transaction (other orchestrators skip them). How long the command
+        waited to be published is `published_at - created_at`, both the database's clock; a
+        saga row from before `awaited_command_id` existed awaits no known command. The partial
+        index on the stored deadline still picks the candidates (the effective deadline is
+        never earlier), and the outbox is reached by its unique event id."""
         sent_after = self._sent_after()
-        rows = session.execute(
+        rows = self.session.execute(
             select(self.instances.c.saga_id, sent_after)
             .select_from(self._with_awaited_command())
             .where(
@@ -211,16 +198,13 @@ class SagaStore:
         return [DueSaga(str(saga_id), delay or timedelta(0)) for saga_id, delay in rows]
 
     def unsent_unreported(
-        self, session: Session, now: datetime, unsent_for: timedelta, limit: int = 100
+        self, now: datetime, unsent_for: timedelta, limit: int = 100
     ) -> list[UnsentCommand]:
-        """Active sagas whose awaited command is still in the outbox `unsent_for` after it was
-        written, not reported yet; marked reported (for that command) in this transaction.
-
-        Their stored deadline (`written + window`) has passed as long as `unsent_for` exceeds a
+        """Their stored deadline (`written + window`) has passed as long as `unsent_for` exceeds a
         step's window, so the same partial index on it picks the candidates."""
         instances, outbox = self.instances, self.outbox
         written_before = now - unsent_for
-        rows = session.execute(
+        rows = self.session.execute(
             select(
                 instances.c.saga_id,
                 instances.c.saga_type,
@@ -245,7 +229,7 @@ class SagaStore:
             .with_for_update(of=instances, skip_locked=True)
         ).all()
         if rows:
-            session.execute(
+            self.session.execute(
                 update(instances)
                 .where(instances.c.saga_id.in_([row.saga_id for row in rows]))
                 .values(unsent_reported_id=instances.c.awaited_command_id)
@@ -274,23 +258,8 @@ class SagaStore:
         waited = self.outbox.c.published_at - self.outbox.c.created_at
         return func.greatest(waited, timedelta(0))
 
-    def list(
-        self,
-        session: Session,
-        *,
-        state: str | None = None,
-        updated_before: datetime | None = None,
-        limit: int = 100,
-    ) -> Sequence:
-        query = select(self.instances).order_by(self.instances.c.updated_at.desc()).limit(limit)
-        if state:
-            query = query.where(self.instances.c.state == state)
-        if updated_before:
-            query = query.where(self.instances.c.updated_at <= updated_before)
-        return session.execute(query).all()
-
-    def count_by_state(self, session: Session) -> dict[str, int]:
-        rows = session.execute(
+    def count_by_state(self) -> dict[str, int]:
+        rows = self.session.execute(
             select(self.instances.c.state, func.count()).group_by(self.instances.c.state)
         )
         return {state: count for state, count in rows}
@@ -310,10 +279,10 @@ class SagaStore:
             "awaited_command_id": _optional_uuid(instance.awaited_command_id),
         }
 
-    def _append_log(self, session: Session, instance: SagaInstance) -> None:
+    def _append_log(self, instance: SagaInstance) -> None:
         if instance.new_entries:
             entries = instance.log[-instance.new_entries :]
-            session.execute(
+            self.session.execute(
                 insert(self.log),
                 [
                     {
@@ -328,8 +297,8 @@ class SagaStore:
             )
         instance.new_entries = 0
 
-    def _instance(self, session: Session, row) -> SagaInstance:
-        entries = session.execute(
+    def _instance(self, row) -> SagaInstance:
+        entries = self.session.execute(
             select(self.log).where(self.log.c.saga_id == row.saga_id).order_by(self.log.c.id)
         ).all()
         return SagaInstance(
@@ -358,3 +327,22 @@ def _uuid(value: str) -> uuid.UUID:
 
 def _optional_uuid(value: str | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(value)
+
+
+class SqlSagaUnitOfWork(SqlUnitOfWork, SagaUnitOfWork):
+    """The orchestrator's unit of work in PostgreSQL: its saga store on the session, reading
+    deadlines against the outbox the commands are written to."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        outbox: Outbox,
+        inbox: Inbox,
+        *,
+        tables: SagaTables,
+    ):
+        super().__init__(session_factory, outbox, inbox)
+        self.tables = tables
+
+    def _start(self) -> None:
+        self.sagas = SqlSagaStore(self.session, self.tables, outbox=self.outbox.table)
