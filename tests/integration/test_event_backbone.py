@@ -60,11 +60,11 @@ def make_consumer(kafka_settings, topic, handler, **options) -> EventConsumer:
 
 
 def test_a_rolled_back_state_change_publishes_no_event(engine, kafka_settings, scratch_topic):
-    with engine.connect() as connection, connection.begin() as transaction:
-        connection.execute(sa.insert(ledger.entries).values(account_id="a", seq=1, amount_cents=1))
+    with ledger.unit_of_work(engine)() as uow:
+        uow.ledger.record_entry("a", 1, 1)
         event = ledger.EntryAdded(account_id="a", seq=1, amount_cents=1)
-        ledger.outbox.add(connection, scratch_topic, ledger.envelope_for(event))
-        transaction.rollback()
+        uow.add_to_outbox(scratch_topic, ledger.envelope_for(event))
+        # left without commit: the unit of work rolls back
     ledger.add_entry(engine, scratch_topic, "b", 1)
 
     drain(make_relay(engine, kafka_settings))

@@ -9,21 +9,24 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from contracts import inventory, orders, payment
 from eventing import topics
 from eventing.consumer import EventConsumer
+from eventing.inbox import Inbox
+from eventing.outbox import Outbox
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import registry
 from sagas import orm as saga_orm
 from sagas.definitions import checkout_saga
+from sagas.deployable import DEPLOYABLE, unit_of_work
 from sagas.framework.engine import SagaEngine, SagaState
-from sagas.framework.store import SagaStore
 from servicekit.migrations import upgrade
 from shopctl import dead_letters
 from testkit.cli import run_shopctl
@@ -91,16 +94,16 @@ def test_retrying_by_filter_shows_the_matches_first_and_retries_only_retriable_s
 ):
     url = scratch_engine.url.render_as_string(hide_password=False)
     upgrade(Path("sagas/migrations"), url)
-    store = SagaStore(
-        saga_orm.saga_instances,
-        saga_orm.saga_log,
-        saga_orm.saga_progress_seq,
-        outbox=saga_orm.outbox,
+    sessions = sessionmaker(scratch_engine, expire_on_commit=False)
+    tables = DEPLOYABLE.tables
+    uow_factory = partial(
+        unit_of_work, sessions, Outbox(tables.outbox), Inbox(tables.inbox, DEPLOYABLE.name)
     )
     parked = checkout_saga_of("order-parked", parked=True)
     completed = checkout_saga_of("order-done", parked=False)
-    with Session(scratch_engine) as session, session.begin():
-        assert store.add(session, parked) and store.add(session, completed)
+    with uow_factory() as uow:
+        assert uow.sagas.add(parked) and uow.sagas.add(completed)
+        uow.commit()
     env = environment(shop_topics, SAGAS_DATABASE_URL=url)
 
     fresh = shopctl("sagas", "retry", "--older-than", "10m", "--dry-run", env=env)
@@ -110,17 +113,18 @@ def test_retrying_by_filter_shows_the_matches_first_and_retries_only_retriable_s
     assert dry.returncode == 0, dry.stderr
     assert parked.saga_id in dry.stdout and completed.saga_id not in dry.stdout
     assert "dry run: 1 saga(s) would be retried" in dry.stdout
-    with Session(scratch_engine) as session:
-        assert store.get(session, parked.saga_id).state is SagaState.COMPENSATION_FAILED
+    with uow_factory() as uow:
+        assert uow.sagas.get(parked.saga_id).state is SagaState.COMPENSATION_FAILED
 
     retried = shopctl("sagas", "retry", "--type", "checkout", "--yes", env=env)
     assert retried.returncode == 0, retried.stderr
     assert "retried 1 of 1 saga(s)" in retried.stdout
-    with Session(scratch_engine) as session:
-        now_parked = store.get(session, parked.saga_id)
+    with uow_factory() as uow:
+        now_parked = uow.sagas.get(parked.saga_id)
         assert now_parked.state is SagaState.COMPENSATING
         assert now_parked.log[-1].detail == "operator retry"
-        assert store.get(session, completed.saga_id).state is SagaState.COMPLETED
+        assert uow.sagas.get(completed.saga_id).state is SagaState.COMPLETED
+    with Session(scratch_engine) as session:
         outbox = saga_orm.outbox
         sent = session.execute(
             sa.select(outbox.c.event_type).where(outbox.c.message_key == "order-parked")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from contracts import orders
 from eventing.errors import TransientError
@@ -23,9 +22,9 @@ from eventing.producer import KafkaPublisher
 from eventing.registry import Decoded, envelope_for
 from order_service.config import Settings as OrderSettings
 from order_service.deployable import DEPLOYABLE as ORDERS
-from sagas.bootstrap import SagaApp
-from sagas.bootstrap import bootstrap as saga_bootstrap
 from sagas.config import Settings as SagaSettings
+from sagas.deployable import DEPLOYABLE as SAGAS
+from sagas.deployable import SagaRuntime, orchestrator
 from sagas.framework.engine import SagaState
 from servicekit.db import make_engine
 from servicekit.migrations import upgrade
@@ -117,7 +116,7 @@ def test_a_relay_is_woken_by_notify_again_after_postgres_restarted(
         relay_engine.dispose()
 
 
-def start_checkout(app: SagaApp, order_id: str) -> None:
+def start_checkout(app: SagaRuntime, order_id: str) -> None:
     """The orchestrator's handling of an order, as its consumer would call it."""
     created = orders.OrderCreated(
         order_id=order_id,
@@ -126,12 +125,12 @@ def start_checkout(app: SagaApp, order_id: str) -> None:
         total_cents=2500,
         items=[{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 2500}],
     )
-    app.orchestrator.handle(Decoded(envelope_for(created), created))
+    app.dispatcher(Decoded(envelope_for(created), created))
 
 
-def saga_state(app: SagaApp, reader: sa.Engine, order_id: str) -> SagaState | None:
-    with Session(reader) as session:
-        instance = app.orchestrator.store.find(session, "checkout", order_id)
+def saga_state(reader: SagaRuntime, order_id: str) -> SagaState | None:
+    with reader.uow_factory() as uow:
+        instance = uow.sagas.find("checkout", order_id)
     return None if instance is None else instance.state
 
 
@@ -143,15 +142,15 @@ def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
     engine, no pre-ping) must apply that to a saga started after the restart too."""
     upgrade(Path("sagas/migrations"), database)
     settings = SagaSettings(database_url=database, reply_timeout_s=1.0, step_attempts=1)
-    app = saga_bootstrap(settings.for_worker(), shop_topics)
-    reader = sa.create_engine(database, pool_pre_ping=True)
+    app = SAGAS.runtime(settings.for_worker(), shop_topics)
+    reader = SAGAS.runtime(settings, shop_topics)  # an engine of its own, with pre-ping
     relay_stop, relay_thread = running(app.relay().run)
-    stop, thread = running(app.orchestrator.run_timeouts)
+    stop, thread = running(orchestrator(app).run_timeouts)
     expired = set(SagaState) - {SagaState.RUNNING, SagaState.COMPLETED}
     try:
         start_checkout(app, "before-restart")
         wait_for(
-            lambda: saga_state(app, reader, "before-restart") in expired,
+            lambda: saga_state(reader, "before-restart") in expired,
             PATIENCE_S,
             "the first saga to time out",
         )
@@ -163,7 +162,7 @@ def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
             "PostgreSQL to take a saga again",
         )
         wait_for(
-            lambda: saga_state(app, reader, after) in expired,
+            lambda: saga_state(reader, after) in expired,
             PATIENCE_S,
             "the saga started after the restart to time out",
         )
@@ -174,7 +173,7 @@ def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
         relay_stop.set()
         thread.join(30)
         relay_thread.join(30)
-        reader.dispose()
+        reader.engine.dispose()
         app.engine.dispose()
 
 

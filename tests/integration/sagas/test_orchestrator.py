@@ -20,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from sqlalchemy.orm import Session
 
 from contracts import inventory, orders, payment
 from eventing import topics
@@ -29,10 +28,10 @@ from eventing.envelope import Envelope
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, Event, envelope_for, registry
 from sagas import orm
-from sagas.bootstrap import bootstrap
 from sagas.config import Settings
+from sagas.deployable import DEPLOYABLE, SagaRuntime, orchestrator
 from sagas.framework.engine import SagaInstance, SagaState, StepStatus
-from sagas.framework.store import ConcurrentSagaUpdate, SagaStore
+from sagas.framework.ports import ConcurrentSagaUpdate
 from servicekit.migrations import upgrade
 from testkit.conditions import wait_for
 from testkit.metrics import counter_totals
@@ -177,7 +176,7 @@ def saga_app(
         step_attempts=step_attempts,
         unsent_alert_s=unsent_alert_s,
     )
-    return bootstrap(
+    return DEPLOYABLE.runtime(
         settings, shop_topics, meter_provider=MeterProvider(metric_readers=[metric_reader])
     )
 
@@ -233,9 +232,9 @@ def saga_when(
     return probe
 
 
-def find_saga(app, order_id: str) -> SagaInstance | None:
-    with Session(app.engine) as session:
-        return app.orchestrator.store.find(session, "checkout", order_id)
+def find_saga(app: SagaRuntime, order_id: str) -> SagaInstance | None:
+    with app.uow_factory() as uow:
+        return uow.sagas.find("checkout", order_id)
 
 
 def outbox_row(app, event_id: str):
@@ -412,15 +411,14 @@ def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, r
     running(happy)
     start_order(shop_topics, "order-race")
     wait_for_state(saga_app, "order-race", {SagaState.COMPLETED})
-    store = SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq, outbox=orm.outbox)
-    with Session(saga_app.engine) as first, Session(saga_app.engine) as second:
-        mine = store.find(first, "checkout", "order-race")
-        theirs = store.find(second, "checkout", "order-race")
+    with saga_app.uow_factory() as first, saga_app.uow_factory() as second:
+        mine = first.sagas.find("checkout", "order-race")
+        theirs = second.sagas.find("checkout", "order-race")
         mine.failure_reason = theirs.failure_reason = "changed"
-        store.save(first, mine)
+        first.sagas.save(mine)
         first.commit()
         with pytest.raises(ConcurrentSagaUpdate):
-            store.save(second, theirs)
+            second.sagas.save(theirs)
 
 
 @pytest.mark.parametrize(("reply_timeout_s", "unsent_alert_s", "step_attempts"), [(2.0, 4.0, 1)])
@@ -470,7 +468,7 @@ def test_a_command_unpublished_past_the_unsent_bound_is_reported_once_and_not_re
     reports = [r.getMessage() for r in caplog.records if saga.saga_id in r.getMessage()]
     assert len(reports) == 1 and "ReserveStock" in reports[0] and "unpublished" in reports[0]
 
-    assert saga_app.orchestrator.report_unsent() == [], "reported once"
+    assert orchestrator(saga_app).report_unsent() == [], "reported once"
     assert unsent_reports(metric_reader) == {"reserve_stock": 1}
     saga = find_saga(saga_app, "order-stuck")
     assert saga is not None

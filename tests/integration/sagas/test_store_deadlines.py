@@ -7,19 +7,23 @@ deadlines have passed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from contracts import orders
 from eventing.envelope import utc_now
+from eventing.inbox import Inbox
+from eventing.outbox import Outbox
 from sagas import orm
 from sagas.definitions import checkout_saga
+from sagas.deployable import unit_of_work
 from sagas.framework.engine import SagaEngine
-from sagas.framework.store import SagaStore
+from sagas.framework.store import SqlSagaUnitOfWork
 from servicekit.migrations import upgrade
 
 pytestmark = pytest.mark.integration
@@ -28,10 +32,15 @@ WINDOW = timedelta(seconds=10)
 UNSENT_BOUND = timedelta(seconds=30)
 
 
+Store = Callable[[], SqlSagaUnitOfWork]
+"""A new unit of work of the orchestrator's, on the scratch database."""
+
+
 @pytest.fixture
-def store(scratch_engine) -> SagaStore:
+def store(scratch_engine) -> Store:
     upgrade(Path("sagas/migrations"), scratch_engine.url.render_as_string(hide_password=False))
-    return SagaStore(orm.saga_instances, orm.saga_log, orm.saga_progress_seq, outbox=orm.outbox)
+    sessions = sessionmaker(scratch_engine, expire_on_commit=False)
+    return lambda: unit_of_work(sessions, Outbox(orm.outbox), Inbox(orm.inbox, "checkout-saga"))
 
 
 @pytest.fixture
@@ -41,7 +50,7 @@ def now() -> datetime:
 
 def add_saga(
     engine: sa.Engine,
-    store: SagaStore,
+    store: Store,
     key: str,
     written: datetime,
     *,
@@ -62,10 +71,10 @@ def add_saga(
     saga, _ = saga_engine.start(str(uuid.uuid4()), created, written)
     command_id = uuid.uuid4()
     saga.awaited_command_id = str(command_id) if awaits else None
-    with Session(engine) as session, session.begin():
-        assert store.add(session, saga)
+    with store() as uow:
+        assert uow.sagas.add(saga)
         if outbox_row:
-            session.execute(
+            uow.session.execute(
                 sa.insert(orm.outbox).values(
                     event_id=command_id,
                     topic="inventory.commands",
@@ -77,12 +86,13 @@ def add_saga(
                     published_at=published,
                 )
             )
+        uow.commit()
     return saga.saga_id
 
 
-def due(engine: sa.Engine, store: SagaStore, now: datetime) -> dict[str, timedelta]:
-    with Session(engine) as session, session.begin():
-        return {saga.saga_id: saga.sent_after for saga in store.due(session, now)}
+def due(engine: sa.Engine, store: Store, now: datetime) -> dict[str, timedelta]:
+    with store() as uow:
+        return {saga.saga_id: saga.sent_after for saga in uow.sagas.due(now)}
 
 
 def test_a_deadline_counts_from_the_publish_of_the_awaited_command(scratch_engine, store, now):
@@ -112,9 +122,10 @@ def test_without_a_known_command_or_its_row_the_deadline_stays_as_written(
     assert due(scratch_engine, store, now) == {pruned: timedelta(0), from_before: timedelta(0)}
 
 
-def unsent(engine: sa.Engine, store: SagaStore, now: datetime) -> list[tuple[str, str, str]]:
-    with Session(engine) as session, session.begin():
-        reported = store.unsent_unreported(session, now, UNSENT_BOUND)
+def unsent(engine: sa.Engine, store: Store, now: datetime) -> list[tuple[str, str, str]]:
+    with store() as uow:
+        reported = uow.sagas.unsent_unreported(now, UNSENT_BOUND)
+        uow.commit()
     return [(r.key, str(r.step), r.command_type) for r in reported]
 
 
