@@ -13,6 +13,5 @@ to opening no Kafka client of its own):
   `migration_steps`, `metrics` (the outbox gauges; it reads lag through `kafka_offsets`).
 - Both: `outbox` (rows written in the caller's transaction; `OutboxRelay` publishes them).
 - Neither: `config`, `envelope`, `registry`, `topics`, `errors`, `retry` (the one backoff),
-  `dead_letter_headers`, `tracing`, and `operations` (the former home of the Kafka operations,
-  re-exporting them).
+  `dead_letter_headers`, `tracing`.
 """

@@ -16,7 +16,8 @@ from contracts import inventory
 from eventing import topics
 from eventing.config import KafkaSettings
 from eventing.errors import PoisonMessage
-from eventing.operations import end_offsets, read_range
+from eventing.kafka_offsets import end_offsets
+from eventing.kafka_reading import read_range
 from eventing.registry import registry
 from search_indexer.documents import bulk_action, is_product_event, latest_per_product
 from search_indexer.index import ProductIndex, new_index_name

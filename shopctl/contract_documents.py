@@ -24,6 +24,7 @@ from eventing import dead_letter_headers as dlq
 from eventing import topics
 from eventing.envelope import Envelope
 from eventing.registry import Event, registry
+from servicekit.registry import load, workers
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMAS_FOLDER = "schemas"
@@ -72,19 +73,11 @@ class Subscription:
 
 
 def subscriptions() -> list[Subscription]:
-    """Each consumer group and the topics it consumes, read from the workers' own wiring."""
-    from inventory_service.deployable import DEPLOYABLE as INVENTORY
-    from order_service.deployable import DEPLOYABLE as ORDERS
-    from payment_service.deployable import DEPLOYABLE as PAYMENT
-    from sagas.deployable import DEPLOYABLE as SAGAS
-    from search_indexer.config import Settings as SearchSettings
-
+    """Each consumer group and the topics it consumes, read from the deployables' own
+    declarations, in the registry's order."""
     return [
-        *(
-            Subscription(service.consumer_group, service.topics)
-            for service in (ORDERS, INVENTORY, PAYMENT, SAGAS)
-        ),
-        Subscription(SearchSettings().consumer_group, (topics.PRODUCTS,)),
+        Subscription(deployable.consumer_group, deployable.topics)
+        for deployable in (load(entry) for entry in workers() if entry.declares_deployable)
     ]
 
 

@@ -34,7 +34,6 @@ SERVERS: dict[str, set[str]] = {
     "metrics": {POSTGRESQL},
     "migration_steps": {POSTGRESQL},
     "notifications": {POSTGRESQL},
-    "operations": set(),
     "outbox": {KAFKA, POSTGRESQL},
     "outbox_admin": {POSTGRESQL},
     "producer": {KAFKA},

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: Whether every entry that `declares_deployable` has its `<package>/deployable.py` yet. Until
 #: issue 16's migration is merged the check below is off: the lead turns it on then.
-EVERY_DEPLOYABLE_DECLARED = False
+EVERY_DEPLOYABLE_DECLARED = True
 
 
 def by_name(entry: Entry) -> str:
