@@ -16,14 +16,11 @@ from sqlalchemy.exc import DBAPIError
 
 from eventing.errors import EventingError, TransientError
 from eventing.outbox import Outbox
+from servicekit import registry
 
 #: Service name -> the package that owns its database and outbox.
-OUTBOX_SERVICES = {
-    "order-service": "order_service",
-    "inventory-service": "inventory_service",
-    "payment-service": "payment_service",
-    "checkout-saga": "sagas",
-}
+OUTBOX_SERVICES = {entry.name: entry.package for entry in registry.with_database()}
+"""Each deployable with a database, and so an outbox: its name -> its package."""
 
 
 class OutboxUnreadable(EventingError):

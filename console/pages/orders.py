@@ -11,8 +11,8 @@ from werkzeug.wrappers import Response
 
 from console.pages.common import ServiceUnavailable, service_get, settings, trace_of_order
 from console.rendering import render
-from console.shop_reads import reservation_of
 from shopctl import sagas as saga_operations
+from shopctl.reservations import reservation_of
 from shopctl.timeline import build_timeline
 
 blueprint = Blueprint("orders", __name__, url_prefix="/orders")

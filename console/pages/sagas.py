@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 from console import security
 from console.pages.common import trace_of_order
 from console.rendering import render
-from sagas.framework.engine import SagaState
 from shopctl import sagas as operations
 from shopctl.timeline import build_timeline
 
@@ -53,7 +52,7 @@ def index() -> str:
         page_number=page_number,
         args=filter_args(request.args),
         saga_types=operations.saga_types(),
-        states=[state.value for state in SagaState],
+        states=[state.value for state in operations.SagaState],
         retriable=operations.RETRIABLE_STATES,
         described=chosen.describe(),
     )

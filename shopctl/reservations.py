@@ -1,6 +1,7 @@
-"""Reads of the services' databases where their APIs offer nothing to an operator (a stock
-reservation), through the service's own table definitions and settings. Read only: the console
-writes nothing to a database except through the operations it shares with `shopctl`."""
+"""A stock reservation as an operator reads it, where the inventory API offers nothing: from
+the inventory database, through the service's own table definitions and settings, on a
+read-only connection. The console shows it through this module, as it does every operation it
+shares with `shopctl`, and imports no service of its own."""
 
 from __future__ import annotations
 
