@@ -3,8 +3,8 @@
 Starts a shop as `bench.checkout` does, runs C clients for D seconds, and records each shop
 process (gunicorn workers included) with py-spy at a modest rate and `--gil`: only the thread
 holding the GIL is sampled, so the shares are of Python's own CPU work (and of C extensions that
-keep the GIL), not of waits on PostgreSQL or Kafka with the GIL released. Writes the collapsed stacks
-(`bench/results/profile/<process>.txt`, for flamegraph tools or speedscope) and prints, per
+keep the GIL), not of waits on PostgreSQL or Kafka with the GIL released. Writes the collapsed
+stacks (`bench/results/profile/<process>.txt`, for flamegraph tools or speedscope) and prints, per
 process, its CPU ms per checkout and the functions with the largest inclusive share of its
 samples, so the hottest path is named in the output.
 
