@@ -357,23 +357,25 @@ class Meter:
         )
 
     def settle(self, quiet_s: float = 1.5, timeout_s: float = 60.0) -> Costs:
-        """Counters once the system has gone quiet: no message published (the sagas' last
-        replies and progress) or, without Kafka, no commit, for `quiet_s`. (PostgreSQL
-        publishes a backend's commit counts within a second of its going idle.)"""
+        """Counters once the system has gone quiet (the sagas' last replies and progress
+        published: no message for `quiet_s`) and PostgreSQL has published every backend's
+        commit counts: a backend that went idle within a second of its last report holds its
+        counts back for PGSTAT_IDLE_INTERVAL (10 s), so `pg_stat_database` is read after that."""
         deadline = time.monotonic() + timeout_s
         last = self.read()
-        while time.monotonic() < deadline:
+        while self._topics and time.monotonic() < deadline:
             time.sleep(quiet_s)
             current = self.read()
-            quiet = (
-                current.messages_by_topic == last.messages_by_topic
-                if self._topics
-                else current.commits == last.commits
-            )
-            if quiet:
-                return current
+            if current.messages_by_topic == last.messages_by_topic:
+                break
             last = current
-        return last
+        time.sleep(STATS_PUBLISHED_S)
+        return self.read()
+
+
+#: How long after its last transaction an idle backend's commit counts are surely in
+#: `pg_stat_database` (PostgreSQL's PGSTAT_IDLE_INTERVAL, 10 s, and a margin).
+STATS_PUBLISHED_S = 11.0
 
 
 def per_checkout(before: Costs, after: Costs, checkouts: int) -> dict:
