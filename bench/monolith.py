@@ -105,14 +105,6 @@ payments = sa.Table(
 DECLINES = {"tok_declined": "PAYMENT_DECLINED", "tok_insufficient_funds": "INSUFFICIENT_FUNDS"}
 
 
-class Rejected(Exception):
-    """The order is rejected for `reason`; what was done for it so far is undone."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def problem(status: int, detail: str) -> Any:
     response = jsonify({"type": "about:blank", "status": status, "detail": detail})
     response.status_code = status
@@ -134,8 +126,8 @@ def parse_order(body: Any) -> tuple[str, str, dict[str, int]] | str:
         sku, quantity = (
             (item.get("sku"), item.get("quantity")) if isinstance(item, dict) else (0, 0)
         )
-        if not isinstance(sku, str) or type(quantity) is not int or quantity < 1:
-            return "every item needs a sku and a positive integer quantity"
+        if not isinstance(sku, str) or type(quantity) is not int or not 1 <= quantity <= 1000:
+            return "every item needs a sku and an integer quantity from 1 to 1000"
         lines[sku] = lines.get(sku, 0) + quantity
     return customer, method, lines
 
@@ -185,14 +177,10 @@ def checkout(
             for row in priced
         ],
     )
-    status, reason = "APPROVED", None
-    try:
-        with connection.begin_nested():
-            reserve_stock(connection, lines, {row.sku: row.stock for row in priced})
-            take_payment(connection, order_id, total, method)
-            commit_stock(connection, lines)
-    except Rejected as rejection:
-        status, reason = "REJECTED", rejection.reason
+    reason = saga_steps(
+        connection, order_id, total, method, lines, {r.sku: r.stock for r in priced}
+    )
+    status = "REJECTED" if reason else "APPROVED"
     connection.execute(
         orders.update()
         .where(orders.c.order_id == order_id)
@@ -201,36 +189,49 @@ def checkout(
     return {"order_id": order_id, "status": status, "reason": reason, "total_cents": total}
 
 
-def reserve_stock(connection: sa.Connection, lines: dict[str, int], stock: dict[str, int]) -> None:
+def saga_steps(
+    connection: sa.Connection,
+    order_id: uuid.UUID,
+    total: int,
+    method: str,
+    lines: dict[str, int],
+    stock: dict[str, int],
+) -> str | None:
+    """The shop's saga as plain statements: reserve the stock, authorise the payment (a
+    decline releases the stock), capture it, commit the stock. None: approved; else why not."""
     if any(stock[sku] < quantity for sku, quantity in lines.items()):
-        raise Rejected("OUT_OF_STOCK")
-    for sku, quantity in lines.items():
-        connection.execute(
-            products.update()
-            .where(products.c.sku == sku)
-            .values(stock=products.c.stock - quantity, reserved=products.c.reserved + quantity)
-        )
-
-
-def take_payment(connection: sa.Connection, order_id: uuid.UUID, total: int, method: str) -> None:
-    """Authorise with the simulated processor, then capture."""
+        return "OUT_OF_STOCK"
+    move_stock(connection, lines, stock=-1, reserved=+1)
     declined = DECLINES.get(method)
-    if declined:
-        raise Rejected(declined)
     connection.execute(
-        payments.insert().values(order_id=order_id, amount_cents=total, status="AUTHORIZED")
+        payments.insert().values(
+            order_id=order_id,
+            amount_cents=total,
+            status="DECLINED" if declined else "AUTHORIZED",
+        )
     )
+    if declined:
+        move_stock(connection, lines, stock=+1, reserved=-1)
+        return declined
     connection.execute(
         payments.update().where(payments.c.order_id == order_id).values(status="CAPTURED")
     )
+    move_stock(connection, lines, stock=0, reserved=-1)
+    return None
 
 
-def commit_stock(connection: sa.Connection, lines: dict[str, int]) -> None:
+def move_stock(
+    connection: sa.Connection, lines: dict[str, int], *, stock: int, reserved: int
+) -> None:
+    """Each line's quantity times `stock` onto the stock, times `reserved` onto the reserved."""
     for sku, quantity in lines.items():
         connection.execute(
             products.update()
             .where(products.c.sku == sku)
-            .values(reserved=products.c.reserved - quantity)
+            .values(
+                stock=products.c.stock + stock * quantity,
+                reserved=products.c.reserved + reserved * quantity,
+            )
         )
 
 
