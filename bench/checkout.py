@@ -271,8 +271,12 @@ class Costs:
     machine_busy_s: float
 
 
-def _process_group(process: psutil.Process, shop: dict[int, str], own_pid: int) -> str:
-    """The shop process (a gunicorn worker counts as its API), Kafka, PostgreSQL, or other."""
+def _process_group(
+    process: psutil.Process, shop: dict[int, str], own_pid: int, foreign_backends: set[int]
+) -> str:
+    """The shop process (a gunicorn worker counts as its API), Kafka, PostgreSQL (its
+    background processes and the backends of the measured databases; `foreign_backends`, the
+    backends of other databases on a shared cluster, apart), or other."""
     try:
         if process.pid == own_pid:
             return "benchmark client"
@@ -280,7 +284,9 @@ def _process_group(process: psutil.Process, shop: dict[int, str], own_pid: int) 
         if name:
             return name
         if process.name() == "postgres":
-            return "postgresql"
+            return (
+                "postgresql: other databases" if process.pid in foreign_backends else "postgresql"
+            )
         if any("kafka.Kafka" in part for part in process.cmdline()):
             return "kafka"
     except psutil.Error:
@@ -295,6 +301,11 @@ COUNTERS = sa.text(
 )
 """The cluster's transaction id counter and the commits of the given databases, in one
 transaction (which takes one id and one commit itself)."""
+FOREIGN_BACKENDS = sa.text(
+    "SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> ALL(:databases)"
+)
+"""The backends of other databases than the given ones (other sessions' tests, on a shared
+cluster): their CPU is not the measured system's."""
 
 
 def database_names(shop: Shop) -> list[str]:
@@ -335,10 +346,13 @@ class Meter:
         offsets = end_offsets(self._kafka, list(self._topics.values())) if self._kafka else {}
         with self._engine.connect() as connection:
             xid, commits = connection.execute(COUNTERS, {"databases": self._databases}).one()
+            foreign = set(
+                connection.execute(FOREIGN_BACKENDS, {"databases": self._databases}).scalars()
+            )
         named = self._processes()
         cpu: dict[ProcessKey, tuple[str, float]] = {}
         for process in psutil.process_iter():
-            group = _process_group(process, named, self._own_pid)
+            group = _process_group(process, named, self._own_pid, foreign)
             try:
                 times = process.cpu_times()
                 key = (process.pid, process.create_time())
@@ -388,10 +402,10 @@ def per_checkout(before: Costs, after: Costs, checkouts: int) -> dict:
     return {
         "kafka_messages": sum(by_topic.values()),
         "kafka_messages_by_topic": by_topic,
-        # The counters' read itself takes one transaction id and one commit.
+        # The counters' read itself takes one transaction id (and rolls back: no commit).
         "postgres_write_transactions": (after.write_transactions - before.write_transactions - 1)
         / checkouts,
-        "postgres_commits": (after.commits - before.commits - 1) / checkouts,
+        "postgres_commits": (after.commits - before.commits) / checkouts,
         "cpu_ms_by_group": {g: 1000 * s / checkouts for g, s in sorted(groups.items())},
         "processes_exited_mid_run": exited,
         "machine_cpu_ms": 1000 * (after.machine_busy_s - before.machine_busy_s) / checkouts,
