@@ -17,10 +17,19 @@ transaction that changed the order's status. Every outcome is checked against it
 - Closed loop: C clients, each placing its next order when the previous one ended, for a sweep
   of C; the best throughput is the shop's maximum.
 - Open loop: arrivals at a set rate (a fraction of that maximum), whatever the shop's progress.
-- Costs: Kafka messages (sum of end offsets over the shop's topics) and PostgreSQL write
-  transactions (the cluster's transaction id counter) per checkout, and CPU ms per checkout by
-  process group (shop services, Kafka, PostgreSQL, this client), from the closed-loop runs.
+- Costs: Kafka messages (sum of end offsets over the shop's topics), PostgreSQL write
+  transactions (the cluster's transaction id counter) and total commits (read-only ones too:
+  `pg_stat_database.xact_commit` of the shop's own databases) per checkout, the machine's CPU
+  ms per checkout (`/proc/stat`, every process on the machine), and CPU ms per checkout by
+  process group (shop services, Kafka, PostgreSQL, this client), from the closed-loop runs. A
+  process's CPU is counted from its own counters read before and after (one started mid-run
+  counts from zero; one that exited mid-run is left out and counted in
+  `processes_exited_mid_run`), so no group's figure goes negative.
 - Scaling: the best closed loop again with 2 and 4 worker processes per service.
+- Telemetry: spans and metrics exported over OTLP to the local Jaeger, as `make up` does
+  (`--telemetry none`: recorded, not exported).
+
+Results are written after every run, so a part that fails later loses nothing measured before.
 
 `python -m bench.checkout` prints tables and writes bench/results/checkout.json.
 """
@@ -34,23 +43,23 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
 
 import psutil
 import requests
 import sqlalchemy as sa
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.report import print_table, write_result
+from bench.report import RESULTS, print_table, write_result
 from eventing.config import KafkaSettings
 from eventing.kafka_offsets import end_offsets
 from eventing.topics import ORDERS, all_topics
-from testkit.shop import Shop, ShopOptions, run_shop
+from testkit.shop import SERVICES, Shop, ShopOptions, run_shop
 
 PARTITIONS = 4
 CATALOGUE_SIZE = 50
@@ -70,6 +79,11 @@ PAYMENT_METHODS = {
     "out_of_stock": "tok_visa",
 }
 MIX = ["approved"] * 8 + ["declined", "out_of_stock"]
+#: `--telemetry`: what the shop does with its spans and metrics.
+TELEMETRY = {
+    "otlp": {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "otlp"},  # as `make up`
+    "none": {"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+}
 
 
 @dataclass
@@ -143,10 +157,23 @@ def _timestamp(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
+class Store(Protocol):
+    """What a storefront orders from: the shop, or the monolith baseline (`bench.monolith`)."""
+
+    @property
+    def order_url(self) -> str: ...
+
+    def customer_headers(self, customer_id: str) -> dict[str, str]: ...
+
+    def post_product(
+        self, sku: str, *, stock: int, category: str, http: requests.Session | None = None
+    ) -> requests.Response: ...
+
+
 class Storefront:
     """The storefront's side of the HTTP contract, one keep-alive session per thread."""
 
-    def __init__(self, shop: Shop, skus: list[str], scarce_sku: str | None = None) -> None:
+    def __init__(self, shop: Store, skus: list[str], scarce_sku: str | None = None) -> None:
         """Orders of every kind but `out_of_stock` take one unit of the next of `skus`; those
         of `out_of_stock` two of `scarce_sku` (a product with one)."""
         self._shop = shop
@@ -184,11 +211,12 @@ class Storefront:
 
     def place(
         self, checkout: Checkout, deadline: float | None = None, *, ride_out_outages: bool = False
-    ) -> None:
-        """POST /orders; while the order service has not heard of a sku yet (422), retry until
-        `deadline` (monotonic). With `ride_out_outages`, also retry until then while the order
-        service cannot answer (connection refused or timed out, or a 5xx), as a storefront
-        would through a restart: the Idempotency-Key makes every resend the same order."""
+    ) -> dict:
+        """POST /orders, and its answer's body; while the order service has not heard of a
+        sku yet (422), retry until `deadline` (monotonic). With `ride_out_outages`, also retry
+        until then while the order service cannot answer (connection refused or timed out, or a
+        5xx), as a storefront would through a restart: the Idempotency-Key makes every resend
+        the same order."""
         attempts = itertools.count()
         body = self.order_body(checkout.kind)
         key = str(uuid.uuid4())
@@ -210,9 +238,10 @@ class Storefront:
                 # A kept-alive connection the server closed meanwhile: the idempotency key
                 # makes sending again safe, as it is for any storefront.
                 continue
-            if response.status_code in (200, 202):
-                checkout.order_id = response.json()["order_id"]
-                return
+            if response.status_code in (200, 201, 202):
+                answer = response.json()
+                checkout.order_id = answer["order_id"]
+                return answer
             retriable = response.status_code == 422 or (
                 ride_out_outages and response.status_code >= 500
             )
@@ -226,18 +255,28 @@ class Storefront:
             raise RuntimeError(f"POST /products: {response.status_code} {response.text}")
 
 
+ProcessKey = tuple[int, float]
+"""A process by pid and start time: a pid the kernel reused is another process."""
+
+
 @dataclass
 class Costs:
     """Counters read before and after a run; the difference is what the run cost."""
 
     messages_by_topic: dict[str, int]
     write_transactions: int
-    cpu_s: dict[str, float]
+    commits: int
+    cpu_s: dict[ProcessKey, tuple[str, float]]
+    """Each process's group and CPU seconds so far."""
     machine_busy_s: float
 
 
-def _process_group(process: psutil.Process, shop: dict[int, str], own_pid: int) -> str:
-    """The shop process (a gunicorn worker counts as its API), Kafka, PostgreSQL, or other."""
+def _process_group(
+    process: psutil.Process, shop: dict[int, str], own_pid: int, foreign_backends: set[int]
+) -> str:
+    """The shop process (a gunicorn worker counts as its API), Kafka, PostgreSQL (its
+    background processes and the backends of the measured databases; `foreign_backends`, the
+    backends of other databases on a shared cluster, apart), or other."""
     try:
         if process.pid == own_pid:
             return "benchmark client"
@@ -245,7 +284,9 @@ def _process_group(process: psutil.Process, shop: dict[int, str], own_pid: int) 
         if name:
             return name
         if process.name() == "postgres":
-            return "postgresql"
+            return (
+                "postgresql: other databases" if process.pid in foreign_backends else "postgresql"
+            )
         if any("kafka.Kafka" in part for part in process.cmdline()):
             return "kafka"
     except psutil.Error:
@@ -253,47 +294,102 @@ def _process_group(process: psutil.Process, shop: dict[int, str], own_pid: int) 
     return "other"
 
 
+COUNTERS = sa.text(
+    "SELECT txid_current(),"
+    " (SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database"
+    "  WHERE datname = ANY(:databases))"
+)
+"""The cluster's transaction id counter and the commits of the given databases, in one
+transaction (which takes one id and one commit itself)."""
+FOREIGN_BACKENDS = sa.text(
+    "SELECT pid FROM pg_stat_activity WHERE datname IS NOT NULL AND datname <> ALL(:databases)"
+)
+"""The backends of other databases than the given ones (other sessions' tests, on a shared
+cluster): their CPU is not the measured system's."""
+
+
+def database_names(shop: Shop) -> list[str]:
+    return [sa.make_url(shop.env[entry.database_url_variable]).database or "" for entry in SERVICES]
+
+
 class Meter:
-    def __init__(self, shop: Shop, engine: sa.Engine) -> None:
-        self._shop = shop
+    """Reads a system's costs: its Kafka topics' end offsets (when it has any), PostgreSQL's
+    counters for its databases, every process's CPU (its own processes named by
+    `processes`) and the machine's."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        databases: list[str],
+        processes: Callable[[], dict[int, str]],
+        kafka: KafkaSettings | None = None,
+    ) -> None:
         self._engine = engine
-        self._topics = {spec.name: shop.kafka.qualify(spec.name) for spec in all_topics()}
+        self._databases = databases
+        self._processes = processes
+        self._kafka = kafka
+        self._topics = (
+            {spec.name: kafka.qualify(spec.name) for spec in all_topics()} if kafka else {}
+        )
         self._own_pid = psutil.Process().pid
 
+    @classmethod
+    def of_shop(cls, shop: Shop, engine: sa.Engine) -> Meter:
+        return cls(
+            engine,
+            database_names(shop),
+            lambda: {p.pid: name for name, p in shop.processes.items()},
+            shop.kafka,
+        )
+
     def read(self) -> Costs:
-        offsets = end_offsets(self._shop.kafka, list(self._topics.values()))
+        offsets = end_offsets(self._kafka, list(self._topics.values())) if self._kafka else {}
         with self._engine.connect() as connection:
-            xid = connection.execute(sa.text("SELECT txid_current()")).scalar_one()
-        shop = {p.pid: name for name, p in self._shop.processes.items()}
-        cpu: dict[str, float] = {}
+            xid, commits = connection.execute(COUNTERS, {"databases": self._databases}).one()
+            foreign = set(
+                connection.execute(FOREIGN_BACKENDS, {"databases": self._databases}).scalars()
+            )
+        named = self._processes()
+        cpu: dict[ProcessKey, tuple[str, float]] = {}
         for process in psutil.process_iter():
-            group = _process_group(process, shop, self._own_pid)
+            group = _process_group(process, named, self._own_pid, foreign)
             try:
                 times = process.cpu_times()
+                key = (process.pid, process.create_time())
             except psutil.Error:
                 continue
-            cpu[group] = cpu.get(group, 0.0) + times.user + times.system
+            cpu[key] = (group, times.user + times.system)
         return Costs(
             messages_by_topic={
                 topic: sum(offsets[broker_name].values())
                 for topic, broker_name in self._topics.items()
             },
             write_transactions=xid,
+            commits=int(commits),
             cpu_s=cpu,
             machine_busy_s=_busy_s(),
         )
 
     def settle(self, quiet_s: float = 1.5, timeout_s: float = 60.0) -> Costs:
-        """Counters once the shop has gone quiet (sagas' last replies and progress published)."""
+        """Counters once the system has gone quiet (the sagas' last replies and progress
+        published: no message for `quiet_s`) and PostgreSQL has published every backend's
+        commit counts: a backend that went idle within a second of its last report holds its
+        counts back for PGSTAT_IDLE_INTERVAL (10 s), so `pg_stat_database` is read after that."""
         deadline = time.monotonic() + timeout_s
         last = self.read()
-        while time.monotonic() < deadline:
+        while self._topics and time.monotonic() < deadline:
             time.sleep(quiet_s)
             current = self.read()
             if current.messages_by_topic == last.messages_by_topic:
-                return current
+                break
             last = current
-        return last
+        time.sleep(STATS_PUBLISHED_S)
+        return self.read()
+
+
+#: How long after its last transaction an idle backend's commit counts are surely in
+#: `pg_stat_database` (PostgreSQL's PGSTAT_IDLE_INTERVAL, 10 s, and a margin).
+STATS_PUBLISHED_S = 11.0
 
 
 def per_checkout(before: Costs, after: Costs, checkouts: int) -> dict:
@@ -302,20 +398,41 @@ def per_checkout(before: Costs, after: Costs, checkouts: int) -> dict:
         for topic, count in sorted(after.messages_by_topic.items())
         if count != before.messages_by_topic.get(topic, 0)
     }
-    groups = {g: after.cpu_s.get(g, 0.0) - before.cpu_s.get(g, 0.0) for g in after.cpu_s}
+    groups, exited = cpu_by_group(before.cpu_s, after.cpu_s)
     return {
         "kafka_messages": sum(by_topic.values()),
         "kafka_messages_by_topic": by_topic,
-        # txid_current() itself takes one transaction id in each read.
+        # The counters' read itself takes one transaction id (and rolls back: no commit).
         "postgres_write_transactions": (after.write_transactions - before.write_transactions - 1)
         / checkouts,
+        "postgres_commits": (after.commits - before.commits) / checkouts,
         "cpu_ms_by_group": {g: 1000 * s / checkouts for g, s in sorted(groups.items())},
+        "processes_exited_mid_run": exited,
         "machine_cpu_ms": 1000 * (after.machine_busy_s - before.machine_busy_s) / checkouts,
     }
 
 
+def cpu_by_group(
+    before: dict[ProcessKey, tuple[str, float]], after: dict[ProcessKey, tuple[str, float]]
+) -> tuple[dict[str, float], dict[str, int]]:
+    """CPU seconds each group's processes used between two reads, process by process: one
+    started between them counts from zero, one that exited is left out (its last seconds are
+    unknown) and counted by group in the second result. Never negative."""
+    groups: dict[str, float] = {}
+    for key, (group, seconds) in after.items():
+        used = seconds - before.get(key, (group, 0.0))[1]
+        groups[group] = groups.get(group, 0.0) + max(0.0, used)
+    exited: dict[str, int] = {}
+    for key, (group, _) in before.items():
+        if key not in after:
+            exited[group] = exited.get(group, 0) + 1
+    return groups, exited
+
+
 def _busy_s() -> float:
-    total = psutil.cpu_times()
+    """CPU seconds the whole machine has spent busy (every process, the kernel's interrupts),
+    from /proc/stat: idle and iowait are not busy, and steal is another machine's."""
+    total = psutil.cpu_times()  # /proc/stat's cpu line
     return total.user + total.system + total.nice + total.irq + total.softirq
 
 
@@ -351,12 +468,49 @@ def summarise(checkouts: list[Checkout], window: tuple[float, float]) -> dict:
     }
 
 
+@dataclass
+class ClosedLoop:
+    """What C clients did in a closed loop: their checkouts, the timed window, busy cores."""
+
+    checkouts: list[Checkout]
+    window: tuple[float, float]
+    machine_cores_busy: float
+
+
+def run_closed_loop(
+    checkout: Callable[[str, float], Checkout], clients: int, seconds: float, warmup_s: float
+) -> ClosedLoop:
+    """`clients` threads, each running `checkout(kind, started_at)` for the next kind of the
+    mix as soon as its last one ended, until `warmup_s + seconds` from now; the figures count
+    what ended in the last `seconds`."""
+    start = time.time() + warmup_s
+    end = start + seconds
+    kinds = itertools.cycle(MIX)
+    lock = threading.Lock()
+    checkouts: list[Checkout] = []
+
+    def client() -> None:
+        while time.time() < end:
+            with lock:
+                kind = next(kinds)
+            done = checkout(kind, time.time())
+            with lock:
+                checkouts.append(done)
+
+    with ThreadPoolExecutor(clients) as pool:
+        futures = [pool.submit(client) for _ in range(clients)]
+        cores_busy = busy_cores_between(start, end)
+        for future in futures:
+            future.result()
+    return ClosedLoop(checkouts, (start, end), cores_busy)
+
+
 class Bench:
     """One shop under load: seeded once, then any number of closed- and open-loop runs."""
 
     def __init__(self, shop: Shop, engine: sa.Engine, drain_s: float) -> None:
         self.shop = shop
-        self.meter = Meter(shop, engine)
+        self.meter = Meter.of_shop(shop, engine)
         self.drain_s = drain_s
         self.listener = OutcomeListener(shop.kafka)
         skus = [f"BENCH-{uuid.uuid4().hex[:8].upper()}" for _ in range(CATALOGUE_SIZE)]
@@ -390,35 +544,11 @@ class Bench:
 
     def closed_loop(self, clients: int, seconds: float, warmup_s: float = 2.0) -> dict:
         before = self.meter.settle()
-        start = time.time() + warmup_s
-        end = start + seconds
-        kinds = itertools.cycle(MIX)
-        lock = threading.Lock()
-        checkouts: list[Checkout] = []
-
-        def client() -> None:
-            while time.time() < end:
-                with lock:
-                    kind = next(kinds)
-                checkout = self._checkout(kind, time.time())
-                with lock:
-                    checkouts.append(checkout)
-
-        with ThreadPoolExecutor(clients) as pool:
-            futures = [pool.submit(client) for _ in range(clients)]
-            cores_busy = busy_cores_between(start, end)
-            for future in futures:
-                future.result()
+        loop = run_closed_loop(self._checkout, clients, seconds, warmup_s)
         after = self.meter.settle()
-        total = len(checkouts)
-        return {
-            "mode": "closed",
-            "clients": clients,
-            "seconds": seconds,
-            **summarise(checkouts, (start, end)),
-            "machine_cores_busy": cores_busy,
-            "cost_per_checkout": per_checkout(before, after, total),
-        }
+        return closed_loop_result(
+            loop, clients, seconds, per_checkout(before, after, len(loop.checkouts))
+        )
 
     def open_loop(self, rate: float, seconds: float, max_in_flight: int = 400) -> dict:
         """Arrivals every 1/rate s for `seconds`; refuses to queue past `max_in_flight`."""
@@ -455,8 +585,19 @@ class Bench:
         self.listener.close()
 
 
+def closed_loop_result(loop: ClosedLoop, clients: int, seconds: float, cost: dict) -> dict:
+    return {
+        "mode": "closed",
+        "clients": clients,
+        "seconds": seconds,
+        **summarise(loop.checkouts, loop.window),
+        "machine_cores_busy": loop.machine_cores_busy,
+        "cost_per_checkout": cost,
+    }
+
+
 @contextmanager
-def running_shop(workers: int, api_workers: int) -> Iterator[Bench]:
+def running_shop(workers: int, api_workers: int, telemetry: str = "otlp") -> Iterator[Bench]:
     with ExitStack() as stack:
         shop = run_shop(
             stack,
@@ -466,6 +607,7 @@ def running_shop(workers: int, api_workers: int) -> Iterator[Bench]:
                 workers=workers,
                 api_workers=api_workers,
                 partitions=PARTITIONS,
+                extra_env=TELEMETRY[telemetry],
             ),
         )
         engine = sa.create_engine(shop.env["ORDER_DATABASE_URL"], poolclass=sa.NullPool)
@@ -473,6 +615,16 @@ def running_shop(workers: int, api_workers: int) -> Iterator[Bench]:
         bench = Bench(shop, engine, drain_s=120)
         stack.callback(bench.close)
         yield bench
+
+
+def add_telemetry_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--telemetry",
+        choices=sorted(TELEMETRY),
+        default="otlp",
+        help="otlp: the shop exports spans and metrics to the local Jaeger, as `make up` does; "
+        "none: recorded, not exported",
+    )
 
 
 def fmt_run(run: dict) -> str:
@@ -507,15 +659,26 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--api-workers", type=int, default=2, help="gunicorn workers per API")
+    add_telemetry_argument(parser)
     args = parser.parse_args()
 
     runs: list[dict] = []
     scaling: list[dict] = []
+
+    def save() -> None:
+        result = {
+            "workload": {**vars(args), "mix": MIX, "partitions": PARTITIONS},
+            "runs": runs,
+            "scaling": scaling,
+        }
+        write_result("checkout", result)
+
     for workers in args.workers:
-        with running_shop(workers, args.api_workers) as bench:
+        with running_shop(workers, args.api_workers, args.telemetry) as bench:
             if workers == args.workers[0]:
                 for clients in args.clients:
                     runs.append({"workers": workers, **bench.closed_loop(clients, args.seconds)})
+                    save()
                     print(f"closed loop, {clients:3} clients: {fmt_run(runs[-1])}", flush=True)
                 best = max(runs, key=lambda r: r["sagas_per_s"])
                 rates = args.open_rates or [
@@ -523,19 +686,16 @@ def main() -> None:
                 ]
                 for rate in rates:
                     runs.append({"workers": workers, **bench.open_loop(rate, args.seconds)})
+                    save()
                     print(f"open loop, {rate:6.1f} arrivals/s: {fmt_run(runs[-1])}", flush=True)
                 scaling.append({"workers": workers, **best})
             else:
                 scaling.append(
                     {"workers": workers, **bench.closed_loop(best["clients"], args.seconds)}
                 )
+            save()
             print(f"{workers} worker(s) per service: {fmt_run(scaling[-1])}", flush=True)
 
-    result = {
-        "workload": {**vars(args), "mix": MIX, "partitions": PARTITIONS},
-        "runs": runs,
-        "scaling": scaling,
-    }
     print_table(
         "checkout",
         [
@@ -544,7 +704,7 @@ def main() -> None:
         ]
         + [(f"scaling: {s['workers']} worker(s)", fmt_run(s)) for s in scaling],
     )
-    print(f"written to {write_result('checkout', result)}")
+    print(f"written to {RESULTS / 'checkout.json'}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,12 @@ read against.
 - Kafka: N messages of ~300 bytes produced with the project's producer settings (idempotent,
   acks=all, lz4) to a 3-partition topic, then consumed by one consumer, timed from `subscribe`.
 - PostgreSQL: single-row inserts, each committed on its own (so each one waits for its WAL
-  flush, as every effect of the shop does), from 1 and from 4 connections at once; the second
-  shows what group commit adds when several processes commit together.
+  flush: the cluster runs with `synchronous_commit=on`, as every effect of the shop needs), from
+  1, 4 and 8 connections at once; more connections show what group commit adds when several
+  processes commit together. Measured as PostgreSQL can do it, with `pgbench` (the cluster's
+  own client, prepared statements, a thread per connection): the bound. The same inserts
+  through Python (SQLAlchemy, one thread per connection in one process) are measured beside
+  it for reference: that rate is the client's, not the server's.
 
 `python -m bench.limits` prints a table and writes bench/results/limits.json.
 """
@@ -13,9 +17,14 @@ read against.
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import sqlalchemy as sa
 from confluent_kafka import Consumer, Producer
@@ -60,23 +69,58 @@ def kafka_limits(settings: KafkaSettings, count: int) -> dict[str, float]:
     return {"produce_per_s": count / produce_s, "consume_per_s": received / consume_s}
 
 
-def postgres_commit_rate(seconds: float, connections: int) -> dict[str, float]:
-    """Committed single-row inserts per second over `connections` connections at once."""
-    with scratch_database(pool_size=connections) as engine:
-        table = sa.Table(
-            "commits",
-            sa.MetaData(),
-            sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-            sa.Column("payload", sa.Text, nullable=False),
+COMMITS = sa.Table(
+    "commits",
+    sa.MetaData(),
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+PGBENCH_SCRIPT = "INSERT INTO commits (payload) VALUES (repeat('x', 100));\n"
+
+
+def pgbench() -> str | None:
+    """PATH's pgbench, else the newest under Debian's server binaries; None: not installed."""
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))
+    return str(candidates[-1]) if candidates else None
+
+
+def pgbench_commit_rate(program: str, seconds: float, connections: int) -> dict[str, float]:
+    """Committed single-row inserts per second, by pgbench over `connections` connections."""
+    with scratch_database(pool_size=1) as engine, tempfile.TemporaryDirectory() as folder:
+        COMMITS.metadata.create_all(engine)
+        script = Path(folder) / "insert.sql"
+        script.write_text(PGBENCH_SCRIPT)
+        done = subprocess.run(
+            [
+                program,
+                *("--no-vacuum", "--protocol", "prepared", "--file", str(script)),
+                *("--client", str(connections), "--jobs", str(connections)),
+                *("--time", str(max(1, round(seconds)))),
+                engine.url.set(drivername="postgresql").render_as_string(hide_password=False),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        table.metadata.create_all(engine)
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout)
+    assert tps, f"pgbench said: {done.stdout}{done.stderr}"
+    return {"connections": connections, "commits_per_s": float(tps.group(1))}
+
+
+def python_commit_rate(seconds: float, connections: int) -> dict[str, float]:
+    """The same inserts through SQLAlchemy, a thread per connection in this process."""
+    with scratch_database(pool_size=connections) as engine:
+        COMMITS.metadata.create_all(engine)
         counts = [0] * connections
         stop = threading.Event()
 
         def commit_loop(slot: int) -> None:
             with engine.connect() as connection:
                 while not stop.is_set():
-                    connection.execute(table.insert().values(payload="x" * 100))
+                    connection.execute(COMMITS.insert().values(payload="x" * 100))
                     connection.commit()
                     counts[slot] += 1
 
@@ -92,12 +136,25 @@ def postgres_commit_rate(seconds: float, connections: int) -> dict[str, float]:
     return {"connections": connections, "commits_per_s": sum(counts) / elapsed}
 
 
+CONNECTIONS = (1, 4, 8)
+
+
 def measure(settings: KafkaSettings, messages: int, seconds: float) -> dict:
     kafka = kafka_limits(settings, messages)
-    postgres = [postgres_commit_rate(seconds, n) for n in (1, 4)]
+    program = pgbench()
+    through_python = [python_commit_rate(seconds, n) for n in CONNECTIONS]
+    if program is None:
+        print("pgbench not found: the PostgreSQL bound is the rate through Python", flush=True)
+    postgres = (
+        [pgbench_commit_rate(program, seconds, n) for n in CONNECTIONS]
+        if program
+        else through_python
+    )
     return {
         "kafka": {**kafka, "messages": messages},
+        "postgres_client": "pgbench" if program else "python",
         "postgres": postgres,
+        "postgres_through_python": through_python,
         "postgres_best_commits_per_s": max(p["commits_per_s"] for p in postgres),
     }
 
@@ -107,9 +164,20 @@ def print_limits(limits: dict) -> None:
         ("raw confluent-kafka produce (msg/s)", f"{limits['kafka']['produce_per_s']:,.0f}"),
         ("raw confluent-kafka consume (msg/s)", f"{limits['kafka']['consume_per_s']:,.0f}"),
     ]
+    client = limits.get("postgres_client", "python")
     rows += [
-        (f"PostgreSQL commits/s, {p['connections']} connection(s)", f"{p['commits_per_s']:,.0f}")
+        (
+            f"PostgreSQL commits/s ({client}), {p['connections']} connection(s)",
+            f"{p['commits_per_s']:,.0f}",
+        )
         for p in limits["postgres"]
+    ]
+    rows += [
+        (
+            f"PostgreSQL commits/s (through Python), {p['connections']} connection(s)",
+            f"{p['commits_per_s']:,.0f}",
+        )
+        for p in limits.get("postgres_through_python", [])
     ]
     print_table("machine limits", rows)
 

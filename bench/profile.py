@@ -1,9 +1,10 @@
 """Where a checkout's CPU goes: py-spy samples every shop process during a closed-loop run.
 
 Starts a shop as `bench.checkout` does, runs C clients for D seconds, and records each shop
-process (gunicorn workers included) with py-spy at a modest rate, sampling only threads that
-hold the GIL: Python's CPU work, not its waits on PostgreSQL or Kafka. Writes the collapsed stacks
-(`bench/results/profile/<process>.txt`, for flamegraph tools or speedscope) and prints, per
+process (gunicorn workers included) with py-spy at a modest rate and `--gil`: only the thread
+holding the GIL is sampled, so the shares are of Python's own CPU work (and of C extensions that
+keep the GIL), not of waits on PostgreSQL or Kafka with the GIL released. Writes the collapsed
+stacks (`bench/results/profile/<process>.txt`, for flamegraph tools or speedscope) and prints, per
 process, its CPU ms per checkout and the functions with the largest inclusive share of its
 samples, so the hottest path is named in the output.
 
@@ -87,6 +88,7 @@ def main() -> None:
                         "--output",
                         str(output),
                         "--nonblocking",
+                        "--gil",
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,

@@ -189,10 +189,18 @@ class ShopOptions:
     search_api: bool = False
     #: `POST /orders` per customer and minute: high, as tests order for one customer quickly.
     order_rate_limit: int = 1_000_000
-    #: How long every API may take to answer `/readyz`: nine Python processes importing
-    #: everything at once on a loaded 2-core machine can need minutes.
-    ready_timeout_s: float = 180.0
+    #: How long every API may take to answer `/readyz`; None: `startup_deadline_s` for the
+    #: number of processes started. Nine Python processes importing everything at once on a
+    #: loaded 2-core machine can need minutes, and ~20 (4 workers per service) twice that.
+    ready_timeout_s: float | None = None
     servers: Servers = field(default_factory=Servers)
+
+
+def startup_deadline_s(processes: int) -> float:
+    """How long a shop of `processes` may take to be ready: 20 s a process, 180 s at least.
+    Start-up is CPU-bound (each imports the SDKs and the service), so on 2 loaded cores it
+    grows with the number of processes started at once."""
+    return max(180.0, 20.0 * processes)
 
 
 def process_names(workers: int = 1) -> list[str]:
@@ -276,7 +284,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         names.append(f"{SEARCH.package}:{registry.Role.API}")
     for name in names:
         shop.start(name)
-    shop.wait_ready(options.ready_timeout_s)
+    shop.wait_ready(options.ready_timeout_s or startup_deadline_s(len(names)))
     return shop
 
 
