@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, request, send_from_directory
+from flask import Flask
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -15,8 +15,8 @@ from console.config import ConsoleSettings, load_settings
 from console.pages import audit, dead_letters, orders, overview, sagas, search_lag, traces
 from console.rendering import FILTERS, render
 from eventing.errors import EventingError
-from eventing.tracing import current_trace_headers
 from servicekit.observability import setup_observability
+from servicekit.web_pages import install_web_basics
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -43,18 +43,13 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
     for page in (overview, sagas, orders, traces, dead_letters, search_lag, audit):
         app.register_blueprint(page.blueprint)
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify(status="ok", service=settings.service_name)
-
-    @app.get("/assets/<name>")
-    def assets(name: str) -> Response:
-        if name not in ASSETS:
-            abort(404)
-        path = NODE_MODULES / ASSETS[name]
-        if not path.is_file():
-            abort(404, description=f"{ASSETS[name]} is not installed: run infra/bootstrap")
-        return send_from_directory(path.parent, path.name, max_age=3600)
+    install_web_basics(
+        app,
+        service_name=settings.service_name,
+        node_modules=NODE_MODULES,
+        assets=ASSETS,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+    )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
@@ -69,17 +64,5 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
         detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         page = render("error.html", status=503, title="Service Unavailable", detail=detail)
         return page, 503
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        traceparent = current_trace_headers().get("traceparent")
-        if traceparent:
-            response.headers["traceparent"] = traceparent
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.endpoint not in ("assets", "static"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     return app

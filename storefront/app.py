@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, Response, abort, jsonify, request, send_from_directory, session, url_for
+from flask import Flask, Response, request, session, url_for
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.exceptions import HTTPException
 
-from eventing.tracing import current_trace_headers
 from servicekit.observability import setup_observability
+from servicekit.web_pages import install_web_basics
 from storefront import security
 from storefront.cart import Cart
 from storefront.config import StorefrontSettings, load_settings
@@ -47,33 +47,14 @@ def create_app(settings: StorefrontSettings | None = None) -> Flask:
     def cart_context() -> dict:
         return {"cart_count": Cart(session).count()}
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify(status="ok", service=settings.service_name)
-
-    @app.get("/assets/<name>")
-    def assets(name: str) -> Response:
-        if name not in ASSETS:
-            abort(404)
-        path = NODE_MODULES / ASSETS[name]
-        if not path.is_file():
-            abort(404, description=f"{ASSETS[name]} is not installed: run infra/bootstrap")
-        return send_from_directory(path.parent, path.name, max_age=3600)
-
+    install_web_basics(
+        app,
+        service_name=settings.service_name,
+        node_modules=NODE_MODULES,
+        assets=ASSETS,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+    )
     install_error_pages(app)
-
-    @app.after_request
-    def headers(response: Response) -> Response:
-        traceparent = current_trace_headers().get("traceparent")
-        if traceparent:
-            response.headers["traceparent"] = traceparent
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.endpoint not in ("assets", "static"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
     return app
 
 
