@@ -7,13 +7,18 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
 
 import psycopg2.errors
 import sqlalchemy as sa
 
 from eventing.config import KafkaSettings
+from eventing.envelope import Envelope
 from eventing.kafka_admin import delete_topics, ensure_topics
 from eventing.topics import TopicSpec, dead_letter_topic
+from servicekit.migrations import upgrade
 
 POSTGRES_URL_TEMPLATE = os.environ.get(
     "TEST_POSTGRES_URL_TEMPLATE", "postgresql://eventshop:eventshop@127.0.0.1:5432/{database}"
@@ -55,6 +60,33 @@ def scratch_database(
         engine.dispose()
         drop_database(admin, name)
         admin.dispose()
+
+
+@contextmanager
+def migrated_database(package: str, pool_size: int = 10) -> Iterator[sa.Engine]:
+    """A scratch database with the schema of `package` (its `migrations`, as the service's
+    own `migrate` applies them)."""
+    migrations = Path(str(import_module(package).__file__)).parent / "migrations"
+    with scratch_database(pool_size=pool_size) as engine:
+        upgrade(migrations, engine.url.render_as_string(hide_password=False))
+        yield engine
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    topic: str
+    envelope: Envelope
+    headers: dict[str, str]
+
+
+def outbox_rows(engine: sa.Engine, table: sa.Table) -> list[OutboxRow]:
+    """What an outbox table holds, in the order it was written."""
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(table).order_by(table.c.id))
+        return [
+            OutboxRow(row.topic, Envelope.model_validate_json(row.envelope), dict(row.headers))
+            for row in rows
+        ]
 
 
 def drop_database(admin: sa.Engine, name: str, patience_s: float = 10.0) -> None:

@@ -12,13 +12,11 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-import order_service
 from eventing.envelope import Envelope
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
@@ -26,10 +24,7 @@ from order_service import orm
 from order_service.deployable import DEPLOYABLE
 from order_service.fakes import InMemoryOrderService
 from order_service.uow import OrderUnitOfWork, SqlOrderUnitOfWork
-from servicekit.migrations import upgrade
-from testkit.scratch import scratch_database
-
-MIGRATIONS = Path(order_service.__file__).parent / "migrations"
+from testkit.scratch import migrated_database, outbox_rows
 
 
 @dataclass(frozen=True)
@@ -71,11 +66,7 @@ class PostgresOrders(OrderAdapter):
         return SqlOrderUnitOfWork(self.sessions, self.outbox, self.inbox)
 
     def emitted(self) -> list[Emitted]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(orm.outbox.c.topic, orm.outbox.c.envelope).order_by(orm.outbox.c.id)
-            )
-            return [Emitted(row.topic, Envelope.model_validate_json(row.envelope)) for row in rows]
+        return [Emitted(row.topic, row.envelope) for row in outbox_rows(self.engine, orm.outbox)]
 
 
 ADAPTERS = ["in_memory", pytest.param("postgresql", marks=pytest.mark.integration)]
@@ -84,8 +75,7 @@ ADAPTERS = ["in_memory", pytest.param("postgresql", marks=pytest.mark.integratio
 @pytest.fixture(scope="module", name="order_database")
 def order_database_fixture() -> Iterator[sa.Engine]:
     """A scratch database with the order service's schema, for one test module."""
-    with scratch_database(pool_size=2) as engine:
-        upgrade(MIGRATIONS, engine.url.render_as_string(hide_password=False))
+    with migrated_database("order_service", pool_size=2) as engine:
         yield engine
 
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
 from contracts import payment as messages
@@ -21,10 +20,7 @@ from payment_service import orm
 from payment_service.domain import Payment, PaymentStatus
 from payment_service.fakes import CONSUMER, InMemoryPaymentUnitOfWork
 from payment_service.uow import PaymentUnitOfWork, SqlPaymentUnitOfWork
-from servicekit.migrations import upgrade
-from testkit.scratch import scratch_database
-
-MIGRATIONS = Path(__file__).parents[2] / "payment_service" / "migrations"
+from testkit.scratch import migrated_database, outbox_rows
 
 
 @dataclass
@@ -38,8 +34,7 @@ class Adapter:
 @pytest.fixture(scope="module")
 def payments_database() -> Iterator[Engine]:
     """Payment's schema on a scratch database, migrated once per module."""
-    with scratch_database() as engine:
-        upgrade(MIGRATIONS, engine.url.render_as_string(hide_password=False))
+    with migrated_database("payment_service") as engine:
         yield engine
 
 
@@ -57,9 +52,7 @@ def _postgresql(request: pytest.FixtureRequest) -> Adapter:
     outbox, inbox = Outbox(orm.outbox), Inbox(orm.inbox, CONSUMER)
 
     def committed_outbox() -> list[Envelope]:
-        with engine.connect() as connection:
-            rows = connection.execute(select(orm.outbox).order_by(orm.outbox.c.id))
-            return [Envelope.model_validate_json(row.envelope) for row in rows]
+        return [row.envelope for row in outbox_rows(engine, orm.outbox)]
 
     return Adapter(lambda: SqlPaymentUnitOfWork(sessions, outbox, inbox), committed_outbox)
 

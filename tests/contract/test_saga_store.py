@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -26,8 +25,7 @@ from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStat
 from sagas.framework.fakes import CommandInOutbox, InMemorySagaTables, InMemorySagaUnitOfWork
 from sagas.framework.ports import ConcurrentSagaUpdate, SagaUnitOfWork
 from sagas.framework.store import SqlSagaUnitOfWork
-from servicekit.migrations import upgrade
-from testkit.scratch import scratch_database
+from testkit.scratch import migrated_database
 
 WINDOW = timedelta(seconds=10)
 UNSENT_BOUND = timedelta(seconds=30)
@@ -52,8 +50,7 @@ def in_memory() -> Iterator[StoreUnderTest]:
 
 
 def postgresql() -> Iterator[StoreUnderTest]:
-    with scratch_database(pool_size=2) as engine:
-        upgrade(Path("sagas/migrations"), engine.url.render_as_string(hide_password=False))
+    with migrated_database("sagas", pool_size=2) as engine:
         sessions = sessionmaker(engine, expire_on_commit=False)
         outbox, inbox = Outbox(orm.outbox), Inbox(orm.inbox, "checkout-saga")
 

@@ -9,10 +9,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from contracts import orders
@@ -26,9 +24,8 @@ from sagas.framework.engine import SagaEngine, SagaInstance
 from sagas.framework.fakes import InMemorySagaTables, InMemorySagaUnitOfWork
 from sagas.framework.ports import SagaUnitOfWork
 from sagas.framework.store import SqlSagaUnitOfWork
-from servicekit.migrations import upgrade
 from servicekit.unit_of_work import InMemoryMessageStore
-from testkit.scratch import scratch_database
+from testkit.scratch import migrated_database, outbox_rows
 
 
 @dataclass
@@ -47,17 +44,12 @@ def in_memory() -> Iterator[UnitOfWorkUnderTest]:
 
 
 def postgresql() -> Iterator[UnitOfWorkUnderTest]:
-    with scratch_database(pool_size=2) as engine:
-        upgrade(Path("sagas/migrations"), engine.url.render_as_string(hide_password=False))
+    with migrated_database("sagas", pool_size=2) as engine:
         sessions = sessionmaker(engine, expire_on_commit=False)
         outbox, inbox = Outbox(orm.outbox), Inbox(orm.inbox, "checkout-saga")
 
         def written() -> list[Envelope]:
-            with engine.connect() as connection:
-                rows = connection.execute(
-                    sa.select(orm.outbox.c.envelope).order_by(orm.outbox.c.id)
-                ).scalars()
-                return [Envelope.model_validate_json(row) for row in rows]
+            return [row.envelope for row in outbox_rows(engine, orm.outbox)]
 
         yield UnitOfWorkUnderTest(
             lambda: SqlSagaUnitOfWork(sessions, outbox, inbox, tables=orm.tables), written

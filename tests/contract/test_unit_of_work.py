@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import MetaData, select
+from sqlalchemy import MetaData
 from sqlalchemy.orm import sessionmaker
 
 from contracts import payment
@@ -27,7 +27,7 @@ from servicekit.unit_of_work import (
     SqlUnitOfWork,
     UnitOfWork,
 )
-from testkit.scratch import scratch_database
+from testkit.scratch import outbox_rows, scratch_database
 
 CONSUMER = "contract-consumer"
 
@@ -50,19 +50,14 @@ def _in_memory() -> Iterator[Adapter]:
 
 def _postgresql() -> Iterator[Adapter]:
     metadata = MetaData()
-    outbox_rows, inbox_rows = outbox_table(metadata), inbox_table(metadata)
+    table, inbox_rows = outbox_table(metadata), inbox_table(metadata)
     with scratch_database() as engine:
         metadata.create_all(engine)
-        outbox, inbox = Outbox(outbox_rows), Inbox(inbox_rows, CONSUMER)
+        outbox, inbox = Outbox(table), Inbox(inbox_rows, CONSUMER)
         sessions = sessionmaker(engine, expire_on_commit=False)
 
         def committed_outbox() -> list[tuple[str, Envelope, dict[str, str]]]:
-            with engine.connect() as connection:
-                rows = connection.execute(select(outbox_rows).order_by(outbox_rows.c.id))
-                return [
-                    (row.topic, Envelope.model_validate_json(row.envelope), dict(row.headers))
-                    for row in rows
-                ]
+            return [(row.topic, row.envelope, row.headers) for row in outbox_rows(engine, table)]
 
         yield Adapter(lambda: SqlUnitOfWork(sessions, outbox, inbox), committed_outbox)
 
