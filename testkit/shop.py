@@ -8,6 +8,7 @@ again mid-test.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -34,10 +35,28 @@ CUSTOMER = "e2e-customer"
 """Whom the storefront helpers order for, unless told otherwise."""
 
 
+_PORTS_HANDED_OUT: set[int] = set()
+_PORT_RANGE = range(20_000, 32_768)
+"""Below Linux's ephemeral range (32768-60999): a port the kernel gives to `bind(0)` or to
+an outgoing connection (every Kafka and PostgreSQL client of a shop makes dozens) can be
+given again to the next caller before the server it was meant for has bound it."""
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nobody listens on, never the same twice in this process: two servers
+    of one shop handed one port would leave one of them answering for both."""
+    for _ in range(1_000):
+        port = random.choice(_PORT_RANGE)
+        if port in _PORTS_HANDED_OUT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_HANDED_OUT.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {_PORT_RANGE}")
 
 
 #: What an end-to-end shop runs: every deployable that owns a database (each is given a
@@ -133,10 +152,11 @@ class Shop:
         is alive may be slow (nine Python processes importing everything at once on a loaded
         2-core machine took minutes), so the bound is generous."""
         deadline = time.monotonic() + timeout_s
-        for url in self.urls.values():
+        for package, url in self.urls.items():
             while True:
                 try:
                     if requests.get(f"{url}/readyz", timeout=2).ok:
+                        self._assert_served_by(package, url)
                         break
                 except requests.RequestException:
                     pass
@@ -144,6 +164,13 @@ class Shop:
                 assert not dead, f"processes exited: {dead}; logs in {self.logs}"
                 assert time.monotonic() < deadline, f"{url} not ready; logs in {self.logs}"
                 time.sleep(0.3)
+
+    def _assert_served_by(self, package: str, url: str) -> None:
+        """The server on `url` is `package`'s API (its /healthz names it: `order-service`,
+        `search-api`), not another server that holds the port."""
+        service = requests.get(f"{url}/healthz", timeout=2).json().get("service", "")
+        expected = package.split("_")[0]
+        assert service.startswith(expected), f"{url} is served by {service!r}, not {package}"
 
     def log_tail(self, lines: int = 30) -> str:
         parts = []
