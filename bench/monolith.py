@@ -59,9 +59,10 @@ from servicekit.customer_tokens import (
     CustomerTokenVerifier,
     InvalidCustomerToken,
 )
+from testkit.ports import free_port
 from testkit.processes import terminate
 from testkit.scratch import scratch_database
-from testkit.shop import ADMIN, free_port
+from testkit.shop import ADMIN
 from testkit.tokens import TokenIssuer
 
 REPO = Path(__file__).resolve().parents[1]

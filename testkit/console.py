@@ -13,7 +13,8 @@ from pathlib import Path
 import requests
 
 from testkit.conditions import wait_for
-from testkit.shop import ADMIN, Shop, free_port
+from testkit.ports import free_port
+from testkit.shop import ADMIN, Shop
 
 CONSOLE = "console:serve"
 #: The browser Playwright drives: CHROMIUM when set, else Debian's (infra/bootstrap installs it).

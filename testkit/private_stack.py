@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from testkit.conditions import wait_for
-from testkit.shop import Servers, free_port
+from testkit.ports import free_port
+from testkit.shop import Servers
 
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = ("postgres", "kafka", "elasticsearch")

@@ -28,8 +28,9 @@ from search_indexer.api import build_app
 from search_indexer.config import load_settings
 from search_indexer.index import ProductIndex, SearchUnavailable, client
 from testkit.conditions import wait_for
+from testkit.ports import free_port
 from testkit.processes import terminate
-from testkit.shop import REPO, free_port
+from testkit.shop import REPO
 
 
 class Indexer:

@@ -8,9 +8,7 @@ again mid-test.
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ import requests
 from eventing.config import KafkaSettings
 from eventing.topics import DLQ_SUFFIX, TopicSpec, all_topics, record_topics
 from servicekit import registry
+from testkit.ports import free_port
 from testkit.processes import terminate
 from testkit.scratch import POSTGRES_URL_TEMPLATE, scratch_database, scratch_topics
 from testkit.tokens import TokenIssuer
@@ -33,30 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 ADMIN = {"Authorization": "Bearer e2e-admin-token"}
 CUSTOMER = "e2e-customer"
 """Whom the storefront helpers order for, unless told otherwise."""
-
-
-_PORTS_HANDED_OUT: set[int] = set()
-_PORT_RANGE = range(20_000, 32_768)
-"""Below Linux's ephemeral range (32768-60999): a port the kernel gives to `bind(0)` or to
-an outgoing connection (every Kafka and PostgreSQL client of a shop makes dozens) can be
-given again to the next caller before the server it was meant for has bound it."""
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on, never the same twice in this process: two servers
-    of one shop handed one port would leave one of them answering for both."""
-    for _ in range(1_000):
-        port = random.choice(_PORT_RANGE)
-        if port in _PORTS_HANDED_OUT:
-            continue
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _PORTS_HANDED_OUT.add(port)
-        return port
-    raise RuntimeError(f"no free loopback port in {_PORT_RANGE}")
 
 
 #: What an end-to-end shop runs: every deployable that owns a database (each is given a

@@ -17,8 +17,9 @@ import requests
 
 from servicekit.customer_tokens import private_pem
 from testkit.conditions import wait_for
+from testkit.ports import free_port
 from testkit.search import Indexer
-from testkit.shop import ADMIN, REPO, Shop, ShopOptions, free_port, run_shop
+from testkit.shop import ADMIN, REPO, Shop, ShopOptions, run_shop
 
 STOREFRONT = "storefront:serve"
 HTMX = REPO / "storefront" / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"

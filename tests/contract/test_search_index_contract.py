@@ -4,7 +4,6 @@ in-memory fake the indexer's fast tests use, and the Elasticsearch adapter on th
 
 from __future__ import annotations
 
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from search_indexer.index import (
     SearchUnavailable,
     client,
 )
+from testkit.ports import free_port
 
 ADAPTERS = ["in_memory", pytest.param("elasticsearch", marks=pytest.mark.integration)]
 QUICK = RetryPolicy(base_delay_s=0.001, max_delay_s=0.002)
@@ -55,10 +55,9 @@ def unreachable(adapter: str) -> SearchIndex:
         fake = InMemoryProductIndex()
         fake.reachable = False
         return fake
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return ProductIndex(client(f"http://127.0.0.1:{port}", request_timeout_s=2.0), "products")
+    return ProductIndex(
+        client(f"http://127.0.0.1:{free_port()}", request_timeout_s=2.0), "products"
+    )
 
 
 def updated(

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from testkit.console import chromium_path
-from testkit.shop import REPO, free_port
+from testkit.ports import free_port
+from testkit.shop import REPO
 
 pytestmark = pytest.mark.integration
 

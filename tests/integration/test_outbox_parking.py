@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import threading
 import uuid
@@ -37,6 +36,7 @@ from servicekit.migrations import upgrade
 from testkit.cli import run_shopctl
 from testkit.conditions import wait_for
 from testkit.metrics import counter_totals
+from testkit.ports import free_port
 from testkit.scratch import scratch_topics
 from tests.support.kafka_helpers import read_topic
 
@@ -273,9 +273,7 @@ def test_a_batch_the_broker_refuses_for_one_row_parks_only_that_row(
 def test_a_broker_that_does_not_answer_is_retried_and_never_parks_a_row(
     scratch_engine, order_db, outbox, kafka_settings, scratch_topic
 ):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"
+    nowhere = f"127.0.0.1:{free_port()}"  # a port nothing listens on
     down = KafkaPublisher(
         KafkaSettings(bootstrap_servers=nowhere), extra_config={"message.timeout.ms": 2000}
     )

@@ -15,7 +15,7 @@ import payment_service.config
 import payment_service.deployable
 from eventing.config import KafkaSettings
 from servicekit.migrations import upgrade
-from testkit.shop import free_port
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,8 @@ import contextlib
 import socket
 import threading
 
+from testkit.ports import free_port
+
 
 class TcpProxy:
     def __init__(self, target_port: int, host: str = "127.0.0.1"):
@@ -15,10 +17,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
-        probe = socket.socket()
-        probe.bind((host, 0))
-        self.port = probe.getsockname()[1]
-        probe.close()
+        self.port = free_port()
 
     @property
     def url(self) -> str:

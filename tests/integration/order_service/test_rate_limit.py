@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from order_service.repository import SqlRateLimits
 from servicekit.migrations import upgrade
 from testkit.conditions import wait_for
+from testkit.ports import free_port
 from testkit.processes import terminate
 from testkit.scratch import scratch_database
-from testkit.shop import REPO, free_port
+from testkit.shop import REPO
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from search_indexer.api import api_index, build_app
 from search_indexer.config import Settings
+from testkit.ports import free_port
 
 WITHIN_S = 10.0
 """What a storefront waits at most for its answer: the API's own bound is a few seconds."""
@@ -26,9 +27,7 @@ def search_api(url: str) -> FlaskClient:
 
 @pytest.fixture
 def refusing_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed again: nobody listens
+    return f"http://127.0.0.1:{free_port()}"  # nobody listens
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from storefront import identity
 from storefront.app import create_app
 from storefront.config import StorefrontSettings
 from storefront.pages.checkout import remember
-from testkit.shop import free_port
+from testkit.ports import free_port
 from testkit.tokens import TokenIssuer
 
 
