@@ -12,7 +12,13 @@
 - With a hold database (every service's consumer has one), a dead letter holds back its key:
   later messages of that key are parked beside it, in order, until the letter is redriven and
   applied or discarded, then released in order through the same handler (see eventing.held).
-- `stop` (set by SIGTERM in the worker) ends the loop after the message in hand; stored offsets
+- A handler that takes batches (`BatchHandler`: the services' dispatcher) is given each
+  partition's run of the messages a poll returned, applied in one transaction: one commit for
+  the run instead of one per message. A message that needs more than that (a retry, a held key,
+  a redriven letter) goes alone; a failure inside a run is the failing message's alone: the
+  messages before it are applied again together, the failing one is retried or dead-lettered
+  exactly as if it had come alone, and the run goes on after it.
+- `stop` (set by SIGTERM in the worker) ends the loop after the run in hand; stored offsets
   are committed on partition revocation and on close.
 """
 
@@ -22,7 +28,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from opentelemetry.trace import SpanKind
@@ -58,6 +66,38 @@ from eventing.tracing import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Decoded], None]
+
+
+class MessageBatch(Protocol):
+    """Messages applied in one transaction: `apply` each in turn, then `commit` them all;
+    left without `commit`, none of them counts."""
+
+    def apply(self, decoded: Decoded) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that can apply a run of messages in one transaction (`batch`) as well as one
+    message alone (calling it)."""
+
+    def __call__(self, decoded: Decoded) -> None: ...
+
+    def batch(self) -> AbstractContextManager[MessageBatch]: ...
+
+
+class _OneByOne:
+    """A plain handler as a batch of one: each message is its own transaction already."""
+
+    def __init__(self, handler: Handler):
+        self.handler = handler
+
+    def apply(self, decoded: Decoded) -> None:
+        self.handler(decoded)
+
+    def commit(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
@@ -119,6 +159,8 @@ class EventConsumer:
     """How often a consumer holding keys asks whether an operator released one (a discard)."""
     release_batch = 100
     """Held messages released per turn of the loop, so a long release never starves polling."""
+    max_batch = 100
+    """Messages taken per poll, so at most this many in one transaction."""
 
     def __init__(
         self,
@@ -165,6 +207,8 @@ class EventConsumer:
             **static_membership(settings),
             **(extra_config or {}),
         }
+        self.run_limit = self.max_batch if isinstance(handler, BatchHandler) else 1
+        """How many messages of a partition are applied in one transaction at most."""
         self.processed = 0
         self.parked = 0
         """Messages parked behind a dead letter of their key."""
@@ -182,15 +226,123 @@ class EventConsumer:
             while not stop.is_set():
                 self._resume_due_partitions()
                 self._release_settled_holds()
-                message = self._consumer.poll(poll_timeout_s)
-                if message is None:
-                    continue
-                if error := message.error():
-                    self._on_kafka_error(error)
-                    continue
-                self._process(message)
+                for run in self._poll_runs(poll_timeout_s):
+                    self._process_run(run, stop)
         finally:
             self.close()
+
+    def _poll_runs(self, timeout_s: float) -> list[list[Message]]:
+        """What the next poll brings, as runs of one partition each, in offset order.
+
+        The wait is for the first message only: the rest is what librdkafka had already
+        fetched (a `consume` that waited for a full batch would add its timeout to the
+        latency of a lone message)."""
+        first = self._consumer.poll(timeout_s)
+        if first is None:
+            return []
+        messages = [first, *self._consumer.consume(self.max_batch - 1, timeout=0)]
+        runs: dict[tuple[str, int], list[Message]] = {}
+        for message in messages:
+            if error := message.error():
+                self._on_kafka_error(error)
+                continue
+            runs.setdefault((topic_of(message), partition_of(message)), []).append(message)
+        return list(runs.values())
+
+    def _process_run(self, run: list[Message], stop: threading.Event) -> None:
+        """A partition's messages in order: those that need nothing but their handler in
+        batches of `run_limit`, the others one by one. Stops when the partition waits for a
+        retry (what is left is fetched again once it resumes), or when asked to: the offsets
+        of what is left are not stored, so the partition's next owner gets it."""
+        position = 0
+        while position < len(run):
+            if stop.is_set() or self._waits_for_retry(run[position]):
+                return
+            batch: list[tuple[Message, ConsumedMessage]] = []
+            while (
+                position + len(batch) < len(run)
+                and len(batch) < self.run_limit
+                and (consumed := self._batchable(run[position + len(batch)])) is not None
+            ):
+                batch.append((run[position + len(batch)], consumed))
+            if batch:
+                position += self._apply_batch(batch)
+            else:
+                self._process(run[position])
+                position += 1
+
+    def _waits_for_retry(self, message: Message) -> bool:
+        pending = self._pending.get((topic_of(message), partition_of(message)))
+        return pending is not None and pending.resume_at != float("inf")
+
+    def _batchable(self, message: Message) -> ConsumedMessage | None:
+        """The message, if it needs nothing but its handler: no retry pending on its partition,
+        no hold on its key, not a redriven letter."""
+        if (topic_of(message), partition_of(message)) in self._pending:
+            return None
+        consumed = ConsumedMessage(
+            topic_of(message),
+            partition_of(message),
+            offset_of(message),
+            message.key(),
+            headers_of(message),
+        )
+        if dlq.LETTER in consumed.headers:
+            return None
+        try:
+            hold, action = self._verdict(consumed)
+        except TransientError:
+            return None  # the one-by-one path retries it
+        return consumed if hold is None and action is Verdict.APPLY else None
+
+    def _apply_batch(self, batch: list[tuple[Message, ConsumedMessage]]) -> int:
+        """Apply the messages in one transaction; returns how many of them were dealt with.
+
+        When one fails, the messages before it are applied again (in a batch of their own) and
+        the failing one is retried or dead-lettered as if it had come alone. The messages after
+        it are left to the caller, to be looked at afresh: a dead letter may now hold their
+        key, or a retry stop their partition."""
+        failed_at, failure = self._try_batch(batch)
+        if failure is None:
+            for message, consumed in batch:
+                message_processed(self.group_id, consumed.topic)
+                self._done(message)
+            return len(batch)
+        if failed_at == len(batch):  # the commit itself failed
+            first, consumed = batch[0]
+            if isinstance(failure, TransientError):
+                self._retry_later(first, dlq.attempts_of(consumed.headers) + 1, failure)
+            else:  # whose doing it was is unknown: the first goes alone, the rest afresh
+                self._process(first)
+            return 1
+        if failed_at > 0:
+            applied = self._apply_batch(batch[:failed_at])
+            if applied < failed_at or self._waits_for_retry(batch[0][0]):
+                return applied
+        message, consumed = batch[failed_at]
+        self._after_failure(message, consumed, failure, dlq.attempts_of(consumed.headers) + 1)
+        return failed_at + 1
+
+    def _try_batch(
+        self, batch: list[tuple[Message, ConsumedMessage]]
+    ) -> tuple[int, Exception | None]:
+        """Apply and commit; on failure, the index of the message that failed (the batch's
+        length when the commit did) and the error. Nothing is committed then."""
+        try:
+            with self._batch() as applying:
+                for index, (message, consumed) in enumerate(batch):
+                    failure = self._handle(consumed, message.value(), applying.apply)
+                    if failure is not None:
+                        return index, failure
+                applying.commit()
+        except Exception as error:
+            return len(batch), error
+        return 0, None
+
+    def _batch(self) -> AbstractContextManager[MessageBatch]:
+        if isinstance(self.handler, BatchHandler):
+            return self.handler.batch()
+        return nullcontext(_OneByOne(self.handler))
 
     def close(self) -> None:
         """Commit and leave the group. A static member does not leave on `close()` alone
@@ -240,7 +392,7 @@ class EventConsumer:
         except TransientError as error:
             self._retry_later(message, attempts, error)
             return
-        failure = self._handle(consumed, message.value())
+        failure = self._handle(consumed, message.value(), self.handler)
         if failure is None:
             if hold is not None and action is Verdict.APPLY_LETTER:
                 try:
@@ -250,13 +402,21 @@ class EventConsumer:
                     return
             message_processed(self.group_id, consumed.topic)
             self._done(message)
-        elif self._gives_up(failure, attempts):
+        else:
+            self._after_failure(message, consumed, failure, attempts)
+
+    def _after_failure(
+        self, message: Message, consumed: ConsumedMessage, failure: Exception, attempts: int
+    ) -> None:
+        if self._gives_up(failure, attempts):
             self._dead_letter(message, consumed, failure, attempts)
         else:
             self._retry_later(message, attempts, failure)
 
-    def _handle(self, consumed: ConsumedMessage, value: bytes | None) -> Exception | None:
-        """Decode and handle one message inside its trace; the error, if it failed."""
+    def _handle(
+        self, consumed: ConsumedMessage, value: bytes | None, apply: Handler
+    ) -> Exception | None:
+        """Decode and apply one message inside its trace; the error, if it failed."""
         with tracer.start_as_current_span(
             f"{consumed.topic} process",
             context=context_from_headers(consumed.headers),
@@ -267,7 +427,7 @@ class EventConsumer:
                 decoded = self.registry.decode(value)
                 span.set_attribute("messaging.message.id", str(decoded.envelope.event_id))
                 span.set_attribute("event.type", decoded.envelope.type)
-                self.handler(decoded)
+                apply(decoded)
             except Exception as error:
                 span.record_exception(error)
                 return error
@@ -457,7 +617,7 @@ class EventConsumer:
             )
             attempts = self._release_attempts.get(held.id, dlq.attempts_of(held.headers))
             attempts += 1
-            error = self._handle(consumed, held.value)
+            error = self._handle(consumed, held.value, self.handler)
             if error is None:
                 self.holds.forget_held(held)
                 self._release_attempts.pop(held.id, None)

@@ -87,6 +87,11 @@ class UnitOfWork(ABC):
     @abstractmethod
     def commit(self) -> None: ...
 
+    def flush(self) -> None:
+        """Send what this unit of work holds to its store now, inside its transaction, so a
+        write that breaks a constraint fails here rather than at `commit` (nothing to do in
+        memory)."""
+
     @abstractmethod
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this unit of work has committed; never if it rolls back."""
