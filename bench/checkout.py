@@ -48,6 +48,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, cast
 
 import psutil
@@ -59,7 +60,7 @@ from bench.report import RESULTS, print_table, write_result
 from eventing.config import KafkaSettings
 from eventing.kafka_offsets import end_offsets
 from eventing.topics import ORDERS, all_topics
-from testkit.shop import SERVICES, Shop, ShopOptions, run_shop
+from testkit.shop import REPO, SERVICES, Shop, ShopOptions, run_shop
 
 PARTITIONS = 4
 CATALOGUE_SIZE = 50
@@ -597,7 +598,10 @@ def closed_loop_result(loop: ClosedLoop, clients: int, seconds: float, cost: dic
 
 
 @contextmanager
-def running_shop(workers: int, api_workers: int, telemetry: str = "otlp") -> Iterator[Bench]:
+def running_shop(
+    workers: int, api_workers: int, telemetry: str = "otlp", source: Path = REPO
+) -> Iterator[Bench]:
+    """A shop of the bench's shape running `source`'s code (this tree unless told otherwise)."""
     with ExitStack() as stack:
         shop = run_shop(
             stack,
@@ -608,6 +612,7 @@ def running_shop(workers: int, api_workers: int, telemetry: str = "otlp") -> Ite
                 api_workers=api_workers,
                 partitions=PARTITIONS,
                 extra_env=TELEMETRY[telemetry],
+                source=source,
             ),
         )
         engine = sa.create_engine(shop.env["ORDER_DATABASE_URL"], poolclass=sa.NullPool)

@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine, Table, Uuid, bindparam, delete, text
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -39,6 +38,13 @@ class Inbox:
     def __init__(self, table: Table, consumer: str):
         self.table = table
         self.consumer = consumer
+        # Written out once: SQLAlchemy never caches an `INSERT … ON CONFLICT` construct
+        # (its compiled form is rebuilt on every call), and every message handled runs this.
+        self._claim = text(
+            f'INSERT INTO "{table.name}" (consumer, event_id, event_type) '
+            "VALUES (:consumer, :event_id, :event_type) "
+            "ON CONFLICT (consumer, event_id) DO NOTHING"
+        ).bindparams(bindparam("event_id", type_=Uuid()))
 
     def claim(self, executor: Connection | Session, event_id: uuid.UUID, event_type: str) -> bool:
         """Record the event as applied, in the caller's transaction.
@@ -50,9 +56,8 @@ class Inbox:
         result = cast(
             "CursorResult[Any]",
             executor.execute(
-                insert(self.table)
-                .values(consumer=self.consumer, event_id=event_id, event_type=event_type)
-                .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+                self._claim,
+                {"consumer": self.consumer, "event_id": event_id, "event_type": event_type},
             ),
         )
         return result.rowcount == 1

@@ -51,6 +51,8 @@ class Shop:
     urls: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shop-e2e-")))
+    source: Path = REPO
+    """The source tree whose code the processes run (`python -m` imports from its cwd)."""
 
     def customer_headers(self, customer_id: str = CUSTOMER) -> dict[str, str]:
         """`Authorization` with a customer token of this shop's, valid for an hour."""
@@ -106,7 +108,7 @@ class Shop:
         env = {**self.env, **group_membership(package, role, instance[0] if instance else "1")}
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", package, role, *api_workers],
-            cwd=REPO,
+            cwd=self.source,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -196,6 +198,9 @@ class ShopOptions:
     #: loaded 2-core machine can need minutes, and ~20 (4 workers per service) twice that.
     ready_timeout_s: float | None = None
     servers: Servers = field(default_factory=Servers)
+    #: The source tree the processes run: this one, or an export of another commit (the
+    #: benchmark's A/B against an earlier build, `bench.ab`).
+    source: Path = REPO
 
 
 def startup_deadline_s(processes: int) -> float:
@@ -256,7 +261,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
         ),
         **options.extra_env,
     }
-    shop = Shop(kafka, env)
+    shop = Shop(kafka, env, source=options.source)
     env.update(shop.tokens.env())
     env.update(options.extra_env)
     for entry in SERVICES:
