@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -164,6 +164,20 @@ class SqlRateLimits(RateLimits):
 
 
 class SqlCatalogue(Catalogue):
+    # Written out: SQLAlchemy never caches an `INSERT … ON CONFLICT` construct, and every
+    # product event runs this.
+    _APPLY = text(
+        """
+        INSERT INTO catalogue (sku, version, name, price_cents, deleted)
+        VALUES (:sku, :version, :name, :price_cents, :deleted)
+        ON CONFLICT (sku) DO UPDATE
+            SET version = excluded.version, name = excluded.name,
+                price_cents = excluded.price_cents, deleted = excluded.deleted
+            WHERE catalogue.version < excluded.version
+        RETURNING sku
+        """
+    )
+
     def __init__(self, session: Session):
         self.session = session
 
@@ -175,30 +189,40 @@ class SqlCatalogue(Catalogue):
         }
 
     def apply(self, sku: str, version: int, values: dict[str, Any]) -> bool:
-        """Upsert when `version` is newer than the stored one; False when it was not."""
-        row_insert = pg_insert(orm.catalogue).values(sku=sku, version=version, **values)
-        statement = row_insert.on_conflict_do_update(
-            index_elements=["sku"],
-            set_={"version": version, **values},
-            where=orm.catalogue.c.version < version,
-        ).returning(orm.catalogue.c.sku)
-        return self.session.execute(statement).first() is not None
+        """Upsert when `version` is newer than the stored one; False when it was not.
+        `values` are the entry's name, price_cents and deleted."""
+        row = {"sku": sku, "version": version, **values}
+        return self.session.execute(self._APPLY, row).first() is not None
 
 
 class SqlSagaViews(SagaViews):
+    # Written out, as the catalogue's upsert: each saga progress event runs it.
+    _APPLY = text(
+        """
+        INSERT INTO saga_views (order_id, saga_id, state, version, steps)
+        VALUES (:order_id, :saga_id, :state, :version, :steps)
+        ON CONFLICT (order_id) DO UPDATE
+            SET saga_id = excluded.saga_id, state = excluded.state,
+                version = excluded.version, steps = excluded.steps
+            WHERE saga_views.version < excluded.version
+        """
+    ).bindparams(bindparam("steps", type_=orm.saga_views.c.steps.type))
+
     def __init__(self, session: Session):
         self.session = session
 
     def apply(
         self, order_id: str, saga_id: str, state: str, version: int, steps: list[dict[str, Any]]
     ) -> None:
-        values = {"saga_id": saga_id, "state": state, "version": version, "steps": steps}
         self.session.execute(
-            pg_insert(orm.saga_views)
-            .values(order_id=order_id, **values)
-            .on_conflict_do_update(
-                index_elements=["order_id"], set_=values, where=orm.saga_views.c.version < version
-            )
+            self._APPLY,
+            {
+                "order_id": order_id,
+                "saga_id": saga_id,
+                "state": state,
+                "version": version,
+                "steps": steps,
+            },
         )
 
     def get(self, order_id: str) -> SagaView | None:

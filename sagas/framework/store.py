@@ -8,6 +8,7 @@ keep).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     and_,
+    bindparam,
     false,
     func,
     insert,
@@ -109,6 +111,63 @@ def saga_tables(metadata: MetaData) -> tuple[Table, Table, DbSequence]:
     return instances, log, progress
 
 
+_ROW_COLUMNS = (
+    "saga_type",
+    "saga_key",
+    "state",
+    "current_step",
+    "data",
+    "failure_reason",
+    "deadline",
+    "attempts",
+    "backing_off",
+    "step_deadline",
+    "awaited_command_id",
+)
+"""The columns `SqlSagaStore._row` fills: what a save writes."""
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The store's statements on every reply, built once per set of tables: executed with
+    each call's values, SQLAlchemy reuses their compiled form instead of building each
+    statement and its cache key again."""
+
+    get: Any
+    get_locked: Any
+    log_of: Any
+    save: Any
+    append_log: Any
+    next_progress: Any
+
+
+@functools.cache
+def _statements(tables: SagaTables) -> _Statements:
+    instances, log = tables.instances, tables.log
+    get = select(instances).where(instances.c.saga_id == bindparam("saga_id", type_=Uuid()))
+    return _Statements(
+        get=get,
+        get_locked=get.with_for_update(),
+        log_of=select(log)
+        .where(log.c.saga_id == bindparam("saga_id", type_=Uuid()))
+        .order_by(log.c.id),
+        save=update(instances)
+        .where(
+            instances.c.saga_id == bindparam("where_saga_id", type_=Uuid()),
+            instances.c.version == bindparam("where_version"),
+        )
+        .values(
+            {
+                **{name: bindparam(f"new_{name}") for name in _ROW_COLUMNS},
+                "version": bindparam("new_version"),
+                "updated_at": func.now(),
+            }
+        ),
+        append_log=insert(log),
+        next_progress=select(tables.progress.next_value()),
+    )
+
+
 class SqlSagaStore(SagaStore):
     """The saga store on one session; `outbox` is the table the orchestrator's commands are
     written to (the relay marks them published there)."""
@@ -119,6 +178,7 @@ class SqlSagaStore(SagaStore):
         self.log = tables.log
         self.progress = tables.progress
         self.outbox = outbox
+        self._sql = _statements(tables)
 
     def add(self, instance: SagaInstance) -> bool:
         row = self._row(instance) | {"saga_id": uuid.UUID(instance.saga_id), "version": 1}
@@ -135,10 +195,8 @@ class SqlSagaStore(SagaStore):
         return True
 
     def get(self, saga_id: str, *, lock: bool = False) -> SagaInstance | None:
-        query = select(self.instances).where(self.instances.c.saga_id == _uuid(saga_id))
-        if lock:
-            query = query.with_for_update()
-        row = self.session.execute(query).first()
+        query = self._sql.get_locked if lock else self._sql.get
+        row = self.session.execute(query, {"saga_id": _uuid(saga_id)}).first()
         return None if row is None else self._instance(row)
 
     def find(self, saga_type: str, key: str) -> SagaInstance | None:
@@ -154,12 +212,13 @@ class SqlSagaStore(SagaStore):
         result = cast(
             "CursorResult[Any]",
             self.session.execute(
-                update(self.instances)
-                .where(
-                    self.instances.c.saga_id == _uuid(instance.saga_id),
-                    self.instances.c.version == instance.version,
-                )
-                .values(**self._row(instance), version=instance.version + 1, updated_at=func.now())
+                self._sql.save,
+                {
+                    **{f"new_{name}": value for name, value in self._row(instance).items()},
+                    "new_version": instance.version + 1,
+                    "where_saga_id": _uuid(instance.saga_id),
+                    "where_version": instance.version,
+                },
             ),
         )
         if result.rowcount != 1:
@@ -168,7 +227,7 @@ class SqlSagaStore(SagaStore):
         self._append_log(instance)
 
     def next_progress_version(self) -> int:
-        return self.session.execute(select(self.progress.next_value())).scalar_one()
+        return self.session.execute(self._sql.next_progress).scalar_one()
 
     def due(self, now: datetime, limit: int = 100) -> list[DueSaga]:
         """Locked for this transaction (other orchestrators skip them). How long the command
@@ -283,7 +342,7 @@ class SqlSagaStore(SagaStore):
         if instance.new_entries:
             entries = instance.log[-instance.new_entries :]
             self.session.execute(
-                insert(self.log),
+                self._sql.append_log,
                 [
                     {
                         "saga_id": _uuid(instance.saga_id),
@@ -298,9 +357,7 @@ class SqlSagaStore(SagaStore):
         instance.new_entries = 0
 
     def _instance(self, row) -> SagaInstance:
-        entries = self.session.execute(
-            select(self.log).where(self.log.c.saga_id == row.saga_id).order_by(self.log.c.id)
-        ).all()
+        entries = self.session.execute(self._sql.log_of, {"saga_id": row.saga_id}).all()
         return SagaInstance(
             saga_id=str(row.saga_id),
             saga_type=row.saga_type,
