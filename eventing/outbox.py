@@ -164,6 +164,15 @@ class OutboxRelay:
         self.max_backoff_s = max_backoff_s
         self.backoff = RetryPolicy(base_delay_s=0.2, max_delay_s=max_backoff_s)
         self.keep_published = keep_published
+        # Built once: every pass runs them (see `Outbox.__init__`).
+        self._pending = self._pending_rows()
+        self._mark_published = (
+            update(self.table)
+            .where(self.table.c.id.in_(bindparam("ids", expanding=True)))
+            # The time Kafka had stored them, not the pass's start (`now()`): a pass can
+            # wait out a broker outage in `deliver`, and saga deadlines count from here.
+            .values(published_at=func.clock_timestamp())
+        )
         self._parked_counter = metrics.get_meter(
             "eventing.outbox", meter_provider=meter_provider
         ).create_counter(
@@ -185,7 +194,7 @@ class OutboxRelay:
         lane's rows come out in `id` order, and the locks last until the rows are marked. A row
         behind a parked row of its topic and key is not selected at all."""
         with translate_db_errors(), self.engine.begin() as connection:
-            rows = connection.execute(self._pending_rows()).all()
+            rows = connection.execute(self._pending).all()
             if not rows:
                 return RelayPass()
             published, parks, retry_later = self._send(rows)
@@ -193,13 +202,7 @@ class OutboxRelay:
                 parks = self._dead_letter_stubs(parks)
                 self._mark_parked(connection, parks)
             if published:
-                # The time Kafka had stored them, not the pass's start (`now()`): a pass can
-                # wait out a broker outage in `deliver`, and saga deadlines count from here.
-                connection.execute(
-                    update(self.table)
-                    .where(self.table.c.id.in_([row.id for row in published]))
-                    .values(published_at=func.clock_timestamp())
-                )
+                connection.execute(self._mark_published, {"ids": [row.id for row in published]})
         for park in parks:
             topic = self.outbox.broker_topic(park.row.topic)
             self._parked_counter.add(1, {"messaging.destination.name": topic})
