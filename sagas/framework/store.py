@@ -36,12 +36,13 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy import (
     Sequence as DbSequence,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
@@ -125,6 +126,7 @@ _ROW_COLUMNS = (
     "awaited_command_id",
 )
 """The columns `SqlSagaStore._row` fills: what a save writes."""
+_LOG_COLUMNS = ("step", "status", "at", "detail")
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ class _Statements:
 
     get: Any
     get_locked: Any
-    log_of: Any
+    find: Any
     save: Any
     append_log: Any
     next_progress: Any
@@ -144,13 +146,27 @@ class _Statements:
 @functools.cache
 def _statements(tables: SagaTables) -> _Statements:
     instances, log = tables.instances, tables.log
-    get = select(instances).where(instances.c.saga_id == bindparam("saga_id", type_=Uuid()))
+    # A saga and its step log in one round trip: the log's columns as arrays, in log order.
+    log_arrays = (
+        select(
+            *(
+                func.array_agg(aggregate_order_by(log.c[name], log.c.id)).label(f"log_{name}")
+                for name in _LOG_COLUMNS
+            )
+        )
+        .where(log.c.saga_id == instances.c.saga_id)
+        .lateral("log_arrays")
+    )
+    with_log = select(instances, *(log_arrays.c[f"log_{name}"] for name in _LOG_COLUMNS))
+    with_log = with_log.select_from(instances.join(log_arrays, true()))
+    get = with_log.where(instances.c.saga_id == bindparam("saga_id", type_=Uuid()))
     return _Statements(
         get=get,
-        get_locked=get.with_for_update(),
-        log_of=select(log)
-        .where(log.c.saga_id == bindparam("saga_id", type_=Uuid()))
-        .order_by(log.c.id),
+        get_locked=get.with_for_update(of=instances),
+        find=with_log.where(
+            instances.c.saga_type == bindparam("saga_type"),
+            instances.c.saga_key == bindparam("saga_key"),
+        ),
         save=update(instances)
         .where(
             instances.c.saga_id == bindparam("where_saga_id", type_=Uuid()),
@@ -165,6 +181,32 @@ def _statements(tables: SagaTables) -> _Statements:
         ),
         append_log=insert(log),
         next_progress=select(tables.progress.next_value()),
+    )
+
+
+@functools.cache
+def _due_query(instances: Table, outbox: Table):
+    now = bindparam("now", type_=DateTime(timezone=True))
+    # How long the awaited command waited to be published (0 while it waits, or when there is
+    # no row: GREATEST skips NULLs). Never negative, whatever the clocks did.
+    waited = outbox.c.published_at - outbox.c.created_at
+    sent_after = func.greatest(waited, timedelta(0))
+    return (
+        select(instances.c.saga_id, sent_after)
+        .select_from(
+            instances.outerjoin(outbox, outbox.c.event_id == instances.c.awaited_command_id)
+        )
+        .where(
+            instances.c.deadline <= now,
+            instances.c.state.in_([state.value for state in ACTIVE_STATES]),
+            or_(
+                outbox.c.event_id.is_(None),
+                and_(outbox.c.published_at.is_not(None), instances.c.deadline + sent_after <= now),
+            ),
+        )
+        .order_by(instances.c.deadline)
+        .limit(bindparam("limit"))
+        .with_for_update(of=instances, skip_locked=True)
     )
 
 
@@ -201,9 +243,7 @@ class SqlSagaStore(SagaStore):
 
     def find(self, saga_type: str, key: str) -> SagaInstance | None:
         row = self.session.execute(
-            select(self.instances).where(
-                self.instances.c.saga_type == saga_type, self.instances.c.saga_key == key
-            )
+            self._sql.find, {"saga_type": saga_type, "saga_key": key}
         ).first()
         return None if row is None else self._instance(row)
 
@@ -235,26 +275,13 @@ class SqlSagaStore(SagaStore):
         saga row from before `awaited_command_id` existed awaits no known command. The partial
         index on the stored deadline still picks the candidates (the effective deadline is
         never earlier), and the outbox is reached by its unique event id."""
-        sent_after = self._sent_after()
-        rows = self.session.execute(
-            select(self.instances.c.saga_id, sent_after)
-            .select_from(self._with_awaited_command())
-            .where(
-                self.instances.c.deadline <= now,
-                self.instances.c.state.in_([state.value for state in ACTIVE_STATES]),
-                or_(
-                    self.outbox.c.event_id.is_(None),
-                    and_(
-                        self.outbox.c.published_at.is_not(None),
-                        self.instances.c.deadline + sent_after <= now,
-                    ),
-                ),
-            )
-            .order_by(self.instances.c.deadline)
-            .limit(limit)
-            .with_for_update(of=self.instances, skip_locked=True)
-        ).all()
+        rows = self.session.execute(self._due(), {"now": now, "limit": limit}).all()
         return [DueSaga(str(saga_id), delay or timedelta(0)) for saga_id, delay in rows]
+
+    def _due(self):
+        """The timeout loop's query, built once per outbox table (the loop runs it four times a
+        second, loaded or idle)."""
+        return _due_query(self.instances, self.outbox)
 
     def unsent_unreported(
         self, now: datetime, unsent_for: timedelta, limit: int = 100
@@ -306,17 +333,6 @@ class SqlSagaStore(SagaStore):
             for row in rows
         ]
 
-    def _with_awaited_command(self):
-        return self.instances.outerjoin(
-            self.outbox, self.outbox.c.event_id == self.instances.c.awaited_command_id
-        )
-
-    def _sent_after(self):
-        """How long the awaited command waited to be published (0 while it waits, or when
-        there is no row: GREATEST skips NULLs). Never negative, whatever the clocks did."""
-        waited = self.outbox.c.published_at - self.outbox.c.created_at
-        return func.greatest(waited, timedelta(0))
-
     def count_by_state(self) -> dict[str, int]:
         rows = self.session.execute(
             select(self.instances.c.state, func.count()).group_by(self.instances.c.state)
@@ -357,7 +373,7 @@ class SqlSagaStore(SagaStore):
         instance.new_entries = 0
 
     def _instance(self, row) -> SagaInstance:
-        entries = self.session.execute(self._sql.log_of, {"saga_id": row.saga_id}).all()
+        entries = zip(*(getattr(row, f"log_{name}") or [] for name in _LOG_COLUMNS), strict=True)
         return SagaInstance(
             saga_id=str(row.saga_id),
             saga_type=row.saga_type,
@@ -373,7 +389,10 @@ class SqlSagaStore(SagaStore):
             if row.awaited_command_id is None
             else str(row.awaited_command_id),
             failure_reason=row.failure_reason,
-            log=[LogEntry(e.step, StepStatus(e.status), e.at, e.detail) for e in entries],
+            log=[
+                LogEntry(step, StepStatus(status), at, detail)
+                for step, status, at, detail in entries
+            ],
             version=row.version,
         )
 
