@@ -7,7 +7,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,21 @@ def _product(row: Any) -> Product:
     )
 
 
+_PRODUCT_COLUMNS = (
+    "name",
+    "description",
+    "category",
+    "price_cents",
+    "attributes",
+    "stock_on_hand",
+    "stock_reserved",
+    "version",
+)
+"""The columns `_columns` fills: what a save writes."""
+_RESERVATION_COLUMNS = ("status", "items", "failure_reason", "failed_skus")
+"""What a reservation's save writes (its order id is its key)."""
+
+
 def _columns(product: Product) -> dict[str, Any]:
     return {
         "name": product.name,
@@ -82,6 +97,37 @@ def _columns(product: Product) -> dict[str, Any]:
         "stock_reserved": product.reserved,
         "version": product.version,
     }
+
+
+_products, _reservations = orm.products, orm.reservations
+# What every reservation, commit and release runs, built once: executed with each call's
+# values, SQLAlchemy reuses their compiled form instead of building statement and cache key.
+_LOCK_MANY = (
+    select(_products)
+    .where(_products.c.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(_products.c.sku)
+    .with_for_update()
+)
+_SAVE_PRODUCT = (
+    update(_products)
+    .where(_products.c.sku == bindparam("where_sku"))
+    .values(
+        {**{name: bindparam(f"new_{name}") for name in _PRODUCT_COLUMNS}, "updated_at": func.now()}
+    )
+)
+_GET_RESERVATION = select(_reservations).where(_reservations.c.order_id == bindparam("order_id"))
+_GET_RESERVATION_LOCKED = _GET_RESERVATION.with_for_update()
+_ADD_RESERVATION = insert(_reservations)
+_SAVE_RESERVATION = (
+    update(_reservations)
+    .where(_reservations.c.order_id == bindparam("where_order_id"))
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in _RESERVATION_COLUMNS},
+            "updated_at": func.now(),
+        }
+    )
+)
 
 
 class SqlProductRepository(ProductRepository):
@@ -105,21 +151,23 @@ class SqlProductRepository(ProductRepository):
 
     def lock_many(self, skus: list[str]) -> dict[str, Product | None]:
         """Row locks in sku order, so concurrent reservations never deadlock."""
-        rows = self.session.execute(
-            select(orm.products)
-            .where(orm.products.c.sku.in_(skus))
-            .order_by(orm.products.c.sku)
-            .with_for_update()
-        ).all()
+        rows = self.session.execute(_LOCK_MANY, {"skus": skus}).all()
         found = {row.sku: _product(row) for row in rows}
         return {sku: found.get(sku) for sku in skus}
 
     def save(self, product: Product) -> None:
-        values = _columns(product) | {"updated_at": func.now()}
         if product.deleted:
-            values["deleted_at"] = func.coalesce(orm.products.c.deleted_at, func.now())
+            values = _columns(product) | {
+                "updated_at": func.now(),
+                "deleted_at": func.coalesce(orm.products.c.deleted_at, func.now()),
+            }
+            self.session.execute(
+                update(orm.products).where(orm.products.c.sku == product.sku).values(**values)
+            )
+            return
         self.session.execute(
-            update(orm.products).where(orm.products.c.sku == product.sku).values(**values)
+            _SAVE_PRODUCT,
+            {"where_sku": product.sku, **{f"new_{k}": v for k, v in _columns(product).items()}},
         )
 
     def page(self, *, category: str | None, page: int, page_size: int) -> tuple[list[Product], int]:
@@ -143,8 +191,8 @@ class SqlReservationRepository(ReservationRepository):
         self.session = session
 
     def get(self, order_id: str, *, lock: bool = True) -> Reservation | None:
-        query = select(orm.reservations).where(orm.reservations.c.order_id == order_id)
-        row = self.session.execute(query.with_for_update() if lock else query).first()
+        query = _GET_RESERVATION_LOCKED if lock else _GET_RESERVATION
+        row = self.session.execute(query, {"order_id": order_id}).first()
         if row is None:
             return None
         return Reservation(
@@ -156,13 +204,16 @@ class SqlReservationRepository(ReservationRepository):
         )
 
     def add(self, reservation: Reservation) -> None:
-        self.session.execute(insert(orm.reservations).values(**_reservation(reservation)))
+        self.session.execute(_ADD_RESERVATION, _reservation(reservation))
 
     def save(self, reservation: Reservation) -> None:
+        values = _reservation(reservation)
         self.session.execute(
-            update(orm.reservations)
-            .where(orm.reservations.c.order_id == reservation.order_id)
-            .values(**_reservation(reservation), updated_at=func.now())
+            _SAVE_RESERVATION,
+            {
+                "where_order_id": reservation.order_id,
+                **{f"new_{name}": values[name] for name in _RESERVATION_COLUMNS},
+            },
         )
 
 
