@@ -217,3 +217,42 @@ def test_a_use_case_that_fails_leaves_no_trace_so_the_retry_applies_it(adapter):
     dispatch(message)
     assert calls == ["order-6"]
     assert len(adapter.committed_outbox()) == 1
+
+
+def test_a_batch_applies_each_message_caused_by_itself_and_commits_them_together(adapter):
+    calls: list[str] = []
+    dispatch = Dispatcher(adapter.new_uow, {payment.CapturePayment: _capturing(calls)})
+    messages = [_decoded(command(f"order-{n}")) for n in range(3)]
+    with dispatch.batch() as batch:
+        for message in messages:
+            batch.apply(message)
+        assert adapter.committed_outbox() == [], "nothing is committed before the batch is"
+        batch.commit()
+    assert calls == ["order-0", "order-1", "order-2"]
+    causes = [envelope.causation_id for _, envelope, _ in adapter.committed_outbox()]
+    assert causes == [str(message.envelope.event_id) for message in messages]
+
+
+def test_a_batch_claims_a_message_once_even_when_it_comes_twice_in_it(adapter):
+    calls: list[str] = []
+    dispatch = Dispatcher(adapter.new_uow, {payment.CapturePayment: _capturing(calls)})
+    message = _decoded(command("order-8"))
+    with dispatch.batch() as batch:
+        batch.apply(message)
+        batch.apply(message)
+        batch.commit()
+    assert calls == ["order-8"]
+    assert len(adapter.committed_outbox()) == 1
+
+
+def test_a_batch_left_without_commit_leaves_none_of_its_messages_applied(adapter):
+    calls: list[str] = []
+    dispatch = Dispatcher(adapter.new_uow, {payment.CapturePayment: _capturing(calls)})
+    messages = [_decoded(command(f"order-{n}")) for n in range(2)]
+    with dispatch.batch() as batch:
+        for message in messages:
+            batch.apply(message)
+    assert adapter.committed_outbox() == []
+    for message in messages:
+        dispatch(message)
+    assert len(adapter.committed_outbox()) == 2, "each is applied when it comes again"
