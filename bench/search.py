@@ -250,10 +250,7 @@ def main() -> None:
         f"{indexed['events']:>6}/{indexed['products']}/{indexed['seconds']:.1f}"
     )
     print(f"{'Elasticsearch bulk, same documents (docs/s)':46} {direct['documents_per_s']:14,.0f}")
-    print(
-        f"{'  indexer / Elasticsearch bulk':46} "
-        f"{ratio:14.2f}"
-    )
+    print(f"{'  indexer / Elasticsearch bulk':46} {ratio:14.2f}")
     print(
         f"{f'lag p50 / p99 at {args.rate:.0f} updates/s (ms)':46} "
         f"{latency['p50_ms']:6.0f} /{latency['p99_ms']:6.0f}"

@@ -87,10 +87,10 @@ class UnitOfWork(ABC):
     @abstractmethod
     def commit(self) -> None: ...
 
+    @abstractmethod
     def flush(self) -> None:
         """Send what this unit of work holds to its store now, inside its transaction, so a
-        write that breaks a constraint fails here rather than at `commit` (nothing to do in
-        memory)."""
+        write that breaks a constraint fails here rather than at `commit`."""
 
     @abstractmethod
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -224,6 +224,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.committed = True
         for callback in callbacks:
             callback()
+
+    def flush(self) -> None:
+        """Nothing to send: the repositories' objects are the store."""
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._callbacks.append(callback)

@@ -58,13 +58,14 @@ def test_an_operator_may_name_a_topic_logically_or_as_the_broker_does():
 
 
 class _CapturingConnection:
-    """A stand-in for a database connection (no server): keeps the statements it is given."""
+    """A stand-in for a database connection (no server): keeps the statements it is given,
+    with their parameters."""
 
     def __init__(self) -> None:
-        self.statements: list[Any] = []
+        self.statements: list[tuple[Any, dict[str, Any]]] = []
 
-    def execute(self, statement: Any) -> None:
-        self.statements.append(statement)
+    def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> None:
+        self.statements.append((statement, parameters or {}))
 
 
 def _outbox() -> Outbox:
@@ -81,8 +82,8 @@ def _written_topic(outbox: Outbox, topic: str) -> str:
         payload={},
     )
     outbox.add(connection, topic, envelope)  # type: ignore[arg-type]
-    (insert,) = connection.statements
-    return insert.compile(dialect=postgresql.dialect()).params["topic"]
+    ((insert, parameters),) = connection.statements
+    return {**insert.compile(dialect=postgresql.dialect()).params, **parameters}["topic"]
 
 
 def _row(topic: str) -> SimpleNamespace:
