@@ -188,6 +188,7 @@ class EventConsumer:
         # first message arrives, if that comes first).
         self._held_keys: dict[tuple[str, int], dict[bytes, Hold]] = {}
         self._unread_holds: set[tuple[str, int]] = set()
+        self._revoked_while_polling: set[tuple[str, int]] = set()
         self._release_attempts: dict[int, int] = {}
         self._release_due = 0.0
         self._release_check_due = 0.0
@@ -237,6 +238,7 @@ class EventConsumer:
         The wait is for the first message only: the rest is what librdkafka had already
         fetched (a `consume` that waited for a full batch would add its timeout to the
         latency of a lone message)."""
+        self._revoked_while_polling.clear()
         first = self._consumer.poll(timeout_s)
         if first is None:
             return []
@@ -246,7 +248,11 @@ class EventConsumer:
             if error := message.error():
                 self._on_kafka_error(error)
                 continue
-            runs.setdefault((topic_of(message), partition_of(message)), []).append(message)
+            partition = (topic_of(message), partition_of(message))
+            # A rebalance served by the second call may have taken away a partition whose
+            # messages the first returned: its next owner reads them from the committed offset.
+            if partition not in self._revoked_while_polling:
+                runs.setdefault(partition, []).append(message)
         return list(runs.values())
 
     def _process_run(self, run: list[Message], stop: threading.Event) -> None:
@@ -683,6 +689,7 @@ class EventConsumer:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._commit_stored()
         for tp in partitions:
+            self._revoked_while_polling.add((tp.topic, tp.partition))
             self._pending.pop((tp.topic, tp.partition), None)
             self._held_keys.pop((tp.topic, tp.partition), None)
             self._unread_holds.discard((tp.topic, tp.partition))
