@@ -118,3 +118,39 @@ def test_make_bench_compares_the_shop_with_the_monolith_in_one_interleaved_run(t
         "latency_p99",
         "machine_cpu_per_checkout",
     }
+
+
+def test_the_ab_benchmark_drives_two_builds_side_by_side_and_writes_their_ratios(tmp_path):
+    run_bench(
+        "bench.ab",
+        tmp_path,
+        *("--baseline", "HEAD", "--seconds", "2", "--clients", "2", "--rounds", "1"),
+    )
+    result = json.loads((tmp_path / "ab.json").read_text())
+    (pair,) = result["pairs"]
+    assert pair["order"] == ["baseline", "current"]
+    for build in ("baseline", "current"):
+        assert pair[build]["completed"] > 0
+        assert (pair[build]["wrong_outcomes"], pair[build]["unfinished"]) == (0, 0)
+    assert set(result["current_over_baseline"]["2"]) == {
+        "throughput",
+        "latency_p50",
+        "latency_p99",
+        "machine_cpu_per_checkout",
+        "commits_per_checkout",
+        "kafka_messages_per_checkout",
+    }
+
+
+def test_the_search_benchmark_sets_the_indexer_beside_elasticsearchs_bulk_rate(tmp_path):
+    run_bench(
+        "bench.search",
+        tmp_path,
+        *("--events", "400", "--products", "40", "--rate", "20", "--seconds", "1"),
+        *("--lag-products", "5"),
+    )
+    result = json.loads((tmp_path / "search.json").read_text())
+    assert result["throughput"]["events"] == 400
+    assert result["elasticsearch_bulk"]["documents"] == 400
+    assert result["indexer_over_elasticsearch_bulk"] > 0
+    assert result["lag"]["found"] == result["lag"]["events"] == 20
