@@ -9,6 +9,9 @@
   set otherwise): `http.server.request.duration` in seconds by `http.route`,
   `http.request.method` and `http.response.status_code`, not the old `http.server.duration`
   whose route hid in `http.target`.
+- A client call that belongs to no trace (a statement of a relay's pass or of the saga
+  timeout loop, a pool's `connect`) is not recorded (`NoOrphanClientSpans`); everything inside
+  a request or a message's handling is.
 - Logs: one JSON object per line on stderr, with `trace_id` and `span_id` of the current span.
 """
 
@@ -19,16 +22,21 @@ import logging.config
 import os
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import import_module
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
 from pythonjsonlogger.json import JsonFormatter
 
 from eventing.tracing import context_from_headers
@@ -161,8 +169,35 @@ def _resource(service_name: str) -> Resource:
     )
 
 
+class NoOrphanClientSpans(Sampler):
+    """Records every span except a client call that belongs to no trace.
+
+    The SQLAlchemy instrumentation opens a span for each statement and each connection it
+    makes, and the background loops (the outbox relays' passes, the saga timeout loop) run
+    statements four times a second outside any message or request: recorded, they would be
+    thousands of one-span traces a minute (`connect`, `SELECT outbox`) burying the checkouts in
+    Jaeger, and their export would cost the workers CPU. A statement run while a message or
+    request is handled has that span as its parent and is kept (`ParentBased`)."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        decision = Decision.DROP if kind is SpanKind.CLIENT else Decision.RECORD_AND_SAMPLE
+        return SamplingResult(decision, attributes if decision.is_sampled() else None)
+
+    def get_description(self) -> str:
+        return "NoOrphanClientSpans"
+
+
 def configure_tracing(resource: Resource) -> None:
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=ParentBased(root=NoOrphanClientSpans()))
     exporter = _otlp_exporter("traces")
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
