@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from order_service import orm
@@ -107,6 +106,17 @@ class SqlOrderRepository(OrderRepository):
 
 
 class SqlIdempotencyKeys(IdempotencyKeys):
+    # Written out: SQLAlchemy never caches an `INSERT … ON CONFLICT` construct, and every
+    # order placed runs this.
+    _CLAIM = text(
+        """
+        INSERT INTO idempotency_keys (key, fingerprint, order_id)
+        VALUES (:key, :fingerprint, :order_id)
+        ON CONFLICT (key) DO NOTHING
+        RETURNING key
+        """
+    )
+
     def __init__(self, session: Session):
         self.session = session
 
@@ -115,10 +125,7 @@ class SqlIdempotencyKeys(IdempotencyKeys):
         request: PostgreSQL makes this insert wait for that one's transaction), return that
         use's (fingerprint, order_id) instead."""
         inserted = self.session.execute(
-            pg_insert(orm.idempotency_keys)
-            .values(key=key, fingerprint=fingerprint, order_id=order_id)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(orm.idempotency_keys.c.key)
+            self._CLAIM, {"key": key, "fingerprint": fingerprint, "order_id": order_id}
         ).first()
         if inserted is not None:
             return None
