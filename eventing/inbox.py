@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, Uuid, bindparam, delete, text
+from sqlalchemy import Engine, Table, delete
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from eventing.db_errors import translate_db_errors
 from eventing.envelope import utc_now
 from eventing.errors import EventingError
 from eventing.registry import EventRegistry
+from eventing.sql import insert_or_skip
 from eventing.topics import DAY_MS, TopicSpec, all_topics, dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,9 @@ class Inbox:
     def __init__(self, table: Table, consumer: str):
         self.table = table
         self.consumer = consumer
-        # Written out once: SQLAlchemy never caches an `INSERT … ON CONFLICT` construct
-        # (its compiled form is rebuilt on every call), and every message handled runs this.
-        self._claim = text(
-            f'INSERT INTO "{table.name}" (consumer, event_id, event_type) '
-            "VALUES (:consumer, :event_id, :event_type) "
-            "ON CONFLICT (consumer, event_id) DO NOTHING"
-        ).bindparams(bindparam("event_id", type_=Uuid()))
+        self._claim = insert_or_skip(
+            table, ("consumer", "event_id", "event_type"), conflict="(consumer, event_id)"
+        )
 
     def claim(self, executor: Connection | Session, event_id: uuid.UUID, event_type: str) -> bool:
         """Record the event as applied, in the caller's transaction.

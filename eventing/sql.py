@@ -1,7 +1,9 @@
-"""The backbone's tables, added to each service's own metadata (and Alembic migrations)."""
+"""The backbone's tables, added to each service's own metadata (and Alembic migrations), and
+`insert_or_skip`, the cached form of `INSERT … ON CONFLICT DO NOTHING` every service uses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -19,10 +21,35 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    bindparam,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.elements import TextClause
+
+
+def insert_or_skip(
+    table: Table, columns: Sequence[str], *, conflict: str, returning: str | None = None
+) -> TextClause:
+    """`INSERT INTO table (columns) VALUES (:column, …) ON CONFLICT <conflict> DO NOTHING`,
+    written out once, its parameters typed as the columns are (a dict for JSONB, a UUID).
+
+    SQLAlchemy never caches the compiled form of its `insert().on_conflict_do_nothing()`
+    construct, so each call built and compiled it anew; the hot paths (the inbox claim, an
+    idempotency key, a payment, a saga) run this instead, executed with a dict of values.
+    `conflict` is the target as PostgreSQL takes it: `(order_id)`, or `ON CONSTRAINT name`."""
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    statement = (
+        f"INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT {conflict} DO NOTHING"
+    )
+    if returning is not None:
+        statement += f" RETURNING {returning}"
+    return text(statement).bindparams(
+        *(bindparam(name, type_=table.c[name].type) for name in columns)
+    )
+
 
 OUTBOX = "outbox"
 INBOX = "inbox"

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from eventing.sql import insert_or_skip
 from order_service import orm
 from order_service.domain import CatalogueEntry, LineItem, Order, OrderStatus
 from order_service.ports import (
@@ -106,15 +107,8 @@ class SqlOrderRepository(OrderRepository):
 
 
 class SqlIdempotencyKeys(IdempotencyKeys):
-    # Written out: SQLAlchemy never caches an `INSERT … ON CONFLICT` construct, and every
-    # order placed runs this.
-    _CLAIM = text(
-        """
-        INSERT INTO idempotency_keys (key, fingerprint, order_id)
-        VALUES (:key, :fingerprint, :order_id)
-        ON CONFLICT (key) DO NOTHING
-        RETURNING key
-        """
+    _CLAIM = insert_or_skip(
+        orm.idempotency_keys, ("key", "fingerprint", "order_id"), conflict="(key)", returning="key"
     )
 
     def __init__(self, session: Session):

@@ -9,9 +9,9 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from eventing.sql import insert_or_skip
 from payment_service import orm
 from payment_service.domain import Payment, PaymentStatus
 
@@ -48,6 +48,14 @@ def _payment(row: Any) -> Payment:
     )
 
 
+_ADD = insert_or_skip(
+    orm.payments,
+    ("payment_id", "order_id", "customer_id", "amount_cents", "status", "decline_reason"),
+    conflict="(order_id)",
+    returning="order_id",
+)
+
+
 class SqlPaymentRepository(PaymentRepository):
     def __init__(self, session: Session):
         self.session = session
@@ -66,17 +74,15 @@ class SqlPaymentRepository(PaymentRepository):
     def add(self, payment: Payment) -> bool:
         """Insert; a concurrent command that inserted first wins."""
         result = self.session.execute(
-            insert(orm.payments)
-            .values(
-                payment_id=uuid.UUID(payment.payment_id),
-                order_id=payment.order_id,
-                customer_id=payment.customer_id,
-                amount_cents=payment.amount_cents,
-                status=payment.status.value,
-                decline_reason=payment.decline_reason,
-            )
-            .on_conflict_do_nothing(index_elements=["order_id"])
-            .returning(orm.payments.c.order_id)
+            _ADD,
+            {
+                "payment_id": uuid.UUID(payment.payment_id),
+                "order_id": payment.order_id,
+                "customer_id": payment.customer_id,
+                "amount_cents": payment.amount_cents,
+                "status": payment.status.value,
+                "decline_reason": payment.decline_reason,
+            },
         )
         return result.first() is not None
 

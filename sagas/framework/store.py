@@ -43,12 +43,12 @@ from sqlalchemy import (
     Sequence as DbSequence,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, sessionmaker
 
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
+from eventing.sql import insert_or_skip
 from sagas.framework.engine import ACTIVE_STATES, LogEntry, SagaInstance, SagaState, StepStatus
 from sagas.framework.ports import (
     ConcurrentSagaUpdate,
@@ -135,6 +135,7 @@ class _Statements:
     each call's values, SQLAlchemy reuses their compiled form instead of building each
     statement and its cache key again."""
 
+    add: Any
     get: Any
     get_locked: Any
     find: Any
@@ -161,6 +162,12 @@ def _statements(tables: SagaTables) -> _Statements:
     with_log = with_log.select_from(instances.join(log_arrays, true()))
     get = with_log.where(instances.c.saga_id == bindparam("saga_id", type_=Uuid()))
     return _Statements(
+        add=insert_or_skip(
+            instances,
+            ("saga_id", "version", *_ROW_COLUMNS),
+            conflict="ON CONSTRAINT saga_instances_type_key",
+            returning="saga_id",
+        ),
         get=get,
         get_locked=get.with_for_update(of=instances),
         find=with_log.where(
@@ -224,12 +231,7 @@ class SqlSagaStore(SagaStore):
 
     def add(self, instance: SagaInstance) -> bool:
         row = self._row(instance) | {"saga_id": uuid.UUID(instance.saga_id), "version": 1}
-        result = self.session.execute(
-            pg_insert(self.instances)
-            .values(**row)
-            .on_conflict_do_nothing(constraint="saga_instances_type_key")
-            .returning(self.instances.c.saga_id)
-        )
+        result = self.session.execute(self._sql.add, row)
         if result.first() is None:
             return False
         instance.version = 1
