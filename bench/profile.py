@@ -44,7 +44,11 @@ def hottest(collapsed: Path, top: int) -> dict[str, list[tuple[str, float]]]:
         stack, _, count = line.rpartition(" ")
         samples = int(count)
         total += samples
-        frames = stack.split(";")
+        # py-spy's root frame names the process by pid and command line (this machine's
+        # paths): it is every sample's, says nothing, and is left out.
+        frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
+        if not frames:
+            continue
         own[frames[-1]] += samples
         for frame in set(frames):
             inclusive[frame] += samples
