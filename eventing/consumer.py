@@ -88,7 +88,7 @@ class BatchHandler(Protocol):
 
 
 class _OneByOne:
-    """A plain handler as a batch of one: each message is its own transaction already."""
+    """A plain handler as a batch of one."""
 
     def __init__(self, handler: Handler):
         self.handler = handler
@@ -208,8 +208,13 @@ class EventConsumer:
             **static_membership(settings),
             **(extra_config or {}),
         }
-        self.run_limit = self.max_batch if isinstance(handler, BatchHandler) else 1
-        """How many messages of a partition are applied in one transaction at most."""
+        # How a run of messages is applied, and how many of a partition's go in one at most.
+        if isinstance(handler, BatchHandler):
+            self._batch: Callable[[], AbstractContextManager[MessageBatch]] = handler.batch
+            self.run_limit = self.max_batch
+        else:  # a plain handler: each message is its own transaction already
+            self._batch = lambda: nullcontext(_OneByOne(handler))
+            self.run_limit = 1
         self.processed = 0
         self.parked = 0
         """Messages parked behind a dead letter of their key."""
@@ -286,13 +291,7 @@ class EventConsumer:
         no hold on its key, not a redriven letter."""
         if (topic_of(message), partition_of(message)) in self._pending:
             return None
-        consumed = ConsumedMessage(
-            topic_of(message),
-            partition_of(message),
-            offset_of(message),
-            message.key(),
-            headers_of(message),
-        )
+        consumed = _consumed(message, headers_of(message))
         if dlq.LETTER in consumed.headers:
             return None
         try:
@@ -345,11 +344,6 @@ class EventConsumer:
             return len(batch), error
         return 0, None
 
-    def _batch(self) -> AbstractContextManager[MessageBatch]:
-        if isinstance(self.handler, BatchHandler):
-            return self.handler.batch()
-        return nullcontext(_OneByOne(self.handler))
-
     def close(self) -> None:
         """Commit and leave the group. A static member does not leave on `close()` alone
         (KIP-345: its partitions would wait a session timeout for it), so it unsubscribes
@@ -377,9 +371,7 @@ class EventConsumer:
             attempts = pending.attempts + 1
         else:  # a message redriven from its dead-letter topic keeps its attempt count
             attempts = dlq.attempts_of(headers) + 1
-        consumed = ConsumedMessage(
-            topic_of(message), partition_of(message), offset_of(message), message.key(), headers
-        )
+        consumed = _consumed(message, headers)
         try:
             hold, action = self._verdict(consumed)
             if action is Verdict.PARK:
@@ -705,3 +697,9 @@ class EventConsumer:
         if error.fatal():
             raise KafkaException(error)
         log.warning("kafka: %s", error.str())
+
+
+def _consumed(message: Message, headers: dict[str, str]) -> ConsumedMessage:
+    return ConsumedMessage(
+        topic_of(message), partition_of(message), offset_of(message), message.key(), headers
+    )

@@ -1,10 +1,12 @@
 """The backbone's tables, added to each service's own metadata (and Alembic migrations), and
-`insert_or_skip`, the cached form of `INSERT … ON CONFLICT DO NOTHING` every service uses."""
+the hot statements every service writes the same way, built once: `insert_or_skip` (`INSERT …
+ON CONFLICT DO NOTHING`), `upsert_if_newer` (a versioned projection row) and `update_by_key`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,8 +26,10 @@ from sqlalchemy import (
     bindparam,
     func,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import TextClause
 
 
@@ -49,6 +53,62 @@ def insert_or_skip(
     return text(statement).bindparams(
         *(bindparam(name, type_=table.c[name].type) for name in columns)
     )
+
+
+def upsert_if_newer(
+    table: Table, columns: Sequence[str], *, key: str, returning: str | None = None
+) -> TextClause:
+    """`INSERT … ON CONFLICT (key) DO UPDATE SET …` that replaces the row only with a newer
+    `version` (a projection fed by versioned events, which may come late or twice), written out
+    once as `insert_or_skip` is; `columns` include `key` and `version`."""
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name != key)
+    statement = (
+        f"INSERT INTO {table.name} ({names}) VALUES ({values}) ON CONFLICT ({key}) DO UPDATE "
+        f"SET {updates} WHERE {table.name}.version < excluded.version"
+    )
+    if returning is not None:
+        statement += f" RETURNING {returning}"
+    return text(statement).bindparams(
+        *(bindparam(name, type_=table.c[name].type) for name in columns)
+    )
+
+
+@dataclass(frozen=True)
+class UpdateByKey:
+    """`UPDATE table SET columns, updated_at = now() WHERE key columns match`, built once
+    (`update_by_key`); `parameters` names a call's values as the statement does."""
+
+    statement: Update
+    columns: tuple[str, ...]
+
+    def parameters(self, values: Mapping[str, Any], **key: Any) -> dict[str, Any]:
+        """`values` holds every updated column (a missing one is a KeyError, not a column
+        silently left as it was); `key`, the row's key columns."""
+        return {
+            **{f"new_{name}": values[name] for name in self.columns},
+            **{f"where_{name}": value for name, value in key.items()},
+        }
+
+
+def update_by_key(table: Table, columns: Sequence[str], *, key: Sequence[str]) -> UpdateByKey:
+    """An update of `columns` (and `updated_at`) of the row whose `key` columns are given,
+    built once so SQLAlchemy reuses its compiled form. A key column may be updated too (a
+    version: `WHERE version = :where_version`, `SET version = :new_version`)."""
+    statement = (
+        update(table)
+        .where(
+            *(table.c[name] == bindparam(f"where_{name}", type_=table.c[name].type) for name in key)
+        )
+        .values(
+            {
+                **{name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns},
+                "updated_at": func.now(),
+            }
+        )
+    )
+    return UpdateByKey(statement, tuple(columns))
 
 
 OUTBOX = "outbox"

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from eventing.sql import update_by_key
 from inventory_service import orm
 from inventory_service.domain import Product, Reservation, ReservationStatus
 
@@ -108,26 +109,11 @@ _LOCK_MANY = (
     .order_by(_products.c.sku)
     .with_for_update()
 )
-_SAVE_PRODUCT = (
-    update(_products)
-    .where(_products.c.sku == bindparam("where_sku"))
-    .values(
-        {**{name: bindparam(f"new_{name}") for name in _PRODUCT_COLUMNS}, "updated_at": func.now()}
-    )
-)
+_SAVE_PRODUCT = update_by_key(_products, _PRODUCT_COLUMNS, key=("sku",))
 _GET_RESERVATION = select(_reservations).where(_reservations.c.order_id == bindparam("order_id"))
 _GET_RESERVATION_LOCKED = _GET_RESERVATION.with_for_update()
 _ADD_RESERVATION = insert(_reservations)
-_SAVE_RESERVATION = (
-    update(_reservations)
-    .where(_reservations.c.order_id == bindparam("where_order_id"))
-    .values(
-        {
-            **{name: bindparam(f"new_{name}") for name in _RESERVATION_COLUMNS},
-            "updated_at": func.now(),
-        }
-    )
-)
+_SAVE_RESERVATION = update_by_key(_reservations, _RESERVATION_COLUMNS, key=("order_id",))
 
 
 class SqlProductRepository(ProductRepository):
@@ -166,8 +152,7 @@ class SqlProductRepository(ProductRepository):
             )
             return
         self.session.execute(
-            _SAVE_PRODUCT,
-            {"where_sku": product.sku, **{f"new_{k}": v for k, v in _columns(product).items()}},
+            _SAVE_PRODUCT.statement, _SAVE_PRODUCT.parameters(_columns(product), sku=product.sku)
         )
 
     def page(self, *, category: str | None, page: int, page_size: int) -> tuple[list[Product], int]:
@@ -207,13 +192,9 @@ class SqlReservationRepository(ReservationRepository):
         self.session.execute(_ADD_RESERVATION, _reservation(reservation))
 
     def save(self, reservation: Reservation) -> None:
-        values = _reservation(reservation)
         self.session.execute(
-            _SAVE_RESERVATION,
-            {
-                "where_order_id": reservation.order_id,
-                **{f"new_{name}": values[name] for name in _RESERVATION_COLUMNS},
-            },
+            _SAVE_RESERVATION.statement,
+            _SAVE_RESERVATION.parameters(_reservation(reservation), order_id=reservation.order_id),
         )
 
 

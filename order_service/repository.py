@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from eventing.sql import insert_or_skip
+from eventing.sql import insert_or_skip, upsert_if_newer
 from order_service import orm
 from order_service.domain import CatalogueEntry, LineItem, Order, OrderStatus
 from order_service.ports import (
@@ -165,18 +165,12 @@ class SqlRateLimits(RateLimits):
 
 
 class SqlCatalogue(Catalogue):
-    # Written out: SQLAlchemy never caches an `INSERT … ON CONFLICT` construct, and every
-    # product event runs this.
-    _APPLY = text(
-        """
-        INSERT INTO catalogue (sku, version, name, price_cents, deleted)
-        VALUES (:sku, :version, :name, :price_cents, :deleted)
-        ON CONFLICT (sku) DO UPDATE
-            SET version = excluded.version, name = excluded.name,
-                price_cents = excluded.price_cents, deleted = excluded.deleted
-            WHERE catalogue.version < excluded.version
-        RETURNING sku
-        """
+    # Every product event runs it.
+    _APPLY = upsert_if_newer(
+        orm.catalogue,
+        ("sku", "version", "name", "price_cents", "deleted"),
+        key="sku",
+        returning="sku",
     )
 
     def __init__(self, session: Session):
@@ -197,17 +191,10 @@ class SqlCatalogue(Catalogue):
 
 
 class SqlSagaViews(SagaViews):
-    # Written out, as the catalogue's upsert: each saga progress event runs it.
-    _APPLY = text(
-        """
-        INSERT INTO saga_views (order_id, saga_id, state, version, steps)
-        VALUES (:order_id, :saga_id, :state, :version, :steps)
-        ON CONFLICT (order_id) DO UPDATE
-            SET saga_id = excluded.saga_id, state = excluded.state,
-                version = excluded.version, steps = excluded.steps
-            WHERE saga_views.version < excluded.version
-        """
-    ).bindparams(bindparam("steps", type_=orm.saga_views.c.steps.type))
+    # Every saga progress event runs it.
+    _APPLY = upsert_if_newer(
+        orm.saga_views, ("order_id", "saga_id", "state", "version", "steps"), key="order_id"
+    )
 
     def __init__(self, session: Session):
         self.session = session

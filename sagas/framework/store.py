@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
-from eventing.sql import insert_or_skip
+from eventing.sql import UpdateByKey, insert_or_skip, update_by_key
 from sagas.framework.engine import ACTIVE_STATES, LogEntry, SagaInstance, SagaState, StepStatus
 from sagas.framework.ports import (
     ConcurrentSagaUpdate,
@@ -139,7 +139,7 @@ class _Statements:
     get: Any
     get_locked: Any
     find: Any
-    save: Any
+    save: UpdateByKey
     append_log: Any
     next_progress: Any
 
@@ -174,18 +174,7 @@ def _statements(tables: SagaTables) -> _Statements:
             instances.c.saga_type == bindparam("saga_type"),
             instances.c.saga_key == bindparam("saga_key"),
         ),
-        save=update(instances)
-        .where(
-            instances.c.saga_id == bindparam("where_saga_id", type_=Uuid()),
-            instances.c.version == bindparam("where_version"),
-        )
-        .values(
-            {
-                **{name: bindparam(f"new_{name}") for name in _ROW_COLUMNS},
-                "version": bindparam("new_version"),
-                "updated_at": func.now(),
-            }
-        ),
+        save=update_by_key(instances, (*_ROW_COLUMNS, "version"), key=("saga_id", "version")),
         append_log=insert(log),
         next_progress=select(tables.progress.next_value()),
     )
@@ -254,13 +243,12 @@ class SqlSagaStore(SagaStore):
         result = cast(
             "CursorResult[Any]",
             self.session.execute(
-                self._sql.save,
-                {
-                    **{f"new_{name}": value for name, value in self._row(instance).items()},
-                    "new_version": instance.version + 1,
-                    "where_saga_id": _uuid(instance.saga_id),
-                    "where_version": instance.version,
-                },
+                self._sql.save.statement,
+                self._sql.save.parameters(
+                    {**self._row(instance), "version": instance.version + 1},
+                    saga_id=_uuid(instance.saga_id),
+                    version=instance.version,
+                ),
             ),
         )
         if result.rowcount != 1:
