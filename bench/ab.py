@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import subprocess
 import tarfile
 from pathlib import Path
-from typing import Any
 
-from bench.checkout import REPO, add_telemetry_argument, fmt_run, running_shop
-from bench.report import print_table, write_result
+from bench.checkout import REPO, add_telemetry_argument, running_shop
+from bench.interleaved import interleaved_pairs, medians, print_medians
+from bench.report import write_result
 
 PRE_ISSUE_17 = "6f1a433"
 """The commit before issue 17's first change to a shop process (12e5426, the relay)."""
@@ -70,17 +69,6 @@ def ratios(current: dict, baseline: dict) -> dict[str, float]:
     }
 
 
-def compare(pairs: list[dict]) -> dict[int, dict[str, float]]:
-    """Per client count, the median over rounds of each ratio."""
-    by_clients: dict[int, list[dict[str, float]]] = {}
-    for pair in pairs:
-        by_clients.setdefault(pair["clients"], []).append(pair["current_over_baseline"])
-    return {
-        clients: {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-        for clients, rounds in by_clients.items()
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -93,40 +81,34 @@ def main() -> None:
     add_telemetry_argument(parser)
     args = parser.parse_args()
     baseline_tree = exported_tree(args.baseline)
-    pairs: list[dict] = []
 
-    def save() -> None:
+    def save(pairs: list[dict]) -> None:
         write_result(
             "ab",
-            {"workload": vars(args), "pairs": pairs, "current_over_baseline": compare(pairs)},
+            {
+                "workload": vars(args),
+                "pairs": pairs,
+                "current_over_baseline": medians(pairs, "current_over_baseline"),
+            },
         )
 
     with (
         running_shop(1, args.api_workers, args.telemetry, source=baseline_tree) as baseline,
         running_shop(1, args.api_workers, args.telemetry) as current,
     ):
-        builds = {"baseline": baseline, "current": current}
-        for round_ in range(args.rounds):
-            for clients in args.clients:
-                order = ["baseline", "current"] if round_ % 2 == 0 else ["current", "baseline"]
-                pair: dict[str, Any] = {"round": round_ + 1, "clients": clients, "order": order}
-                for name in order:
-                    pair[name] = builds[name].closed_loop(clients, args.seconds)
-                    print(
-                        f"round {round_ + 1}, {clients:3} clients, {name:8}: {fmt_run(pair[name])}",
-                        flush=True,
-                    )
-                pair["current_over_baseline"] = ratios(pair["current"], pair["baseline"])
-                pairs.append(pair)
-                save()
+        pairs = interleaved_pairs(
+            {"baseline": baseline, "current": current},
+            clients=args.clients,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            ratios=lambda baseline_run, current_run: ratios(current_run, baseline_run),
+            ratio_key="current_over_baseline",
+            saved=save,
+        )
 
-    print_table(
+    print_medians(
         f"this build / {args.baseline} (median over rounds)",
-        [
-            (f"{clients} clients: {key}", f"{value:.3f}")
-            for clients, figures in compare(pairs).items()
-            for key, value in figures.items()
-        ],
+        medians(pairs, "current_over_baseline"),
     )
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -41,19 +40,18 @@ from sqlalchemy.dialects.postgresql import insert
 from bench.checkout import (
     CATALOGUE_SIZE,
     EXPECTED,
-    Bench,
     Checkout,
     Costs,
     Meter,
     Storefront,
     add_telemetry_argument,
     closed_loop_result,
-    fmt_run,
     per_checkout,
     run_closed_loop,
     running_shop,
 )
-from bench.report import print_table, write_result
+from bench.interleaved import interleaved_pairs, medians, print_medians
+from bench.report import write_result
 from servicekit.customer_tokens import (
     CustomerTokenSettings,
     CustomerTokenVerifier,
@@ -425,17 +423,6 @@ def fractions(shop: dict, monolith: dict) -> dict[str, float]:
     }
 
 
-def compare(pairs: list[dict]) -> dict[int, dict[str, float]]:
-    """Per client count, the median over rounds of each fraction."""
-    by_clients: dict[int, list[dict[str, float]]] = {}
-    for pair in pairs:
-        by_clients.setdefault(pair["clients"], []).append(pair["shop_over_monolith"])
-    return {
-        clients: {key: statistics.median(f[key] for f in rounds) for key in rounds[0]}
-        for clients, rounds in by_clients.items()
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -447,42 +434,31 @@ def main() -> None:
     add_telemetry_argument(parser)
     args = parser.parse_args()
 
-    pairs: list[dict] = []
-
-    def save() -> None:
+    def save(pairs: list[dict]) -> None:
         write_result(
             "monolith",
-            {"workload": vars(args), "pairs": pairs, "shop_over_monolith": compare(pairs)},
+            {
+                "workload": vars(args),
+                "pairs": pairs,
+                "shop_over_monolith": medians(pairs, "shop_over_monolith"),
+            },
         )
 
     with (
         running_shop(1, args.api_workers, args.telemetry) as shop,
         running_monolith(args.api_workers) as monolith,
     ):
-        baseline = MonolithBench(monolith)
-        systems: dict[str, Bench | MonolithBench] = {"shop": shop, "monolith": baseline}
-        for round_ in range(args.rounds):
-            for clients in args.clients:
-                order = ["shop", "monolith"] if round_ % 2 == 0 else ["monolith", "shop"]
-                pair: dict[str, Any] = {"round": round_ + 1, "clients": clients, "order": order}
-                for name in order:
-                    pair[name] = systems[name].closed_loop(clients, args.seconds)
-                    print(
-                        f"round {round_ + 1}, {clients:3} clients, {name:8}: {fmt_run(pair[name])}",
-                        flush=True,
-                    )
-                pair["shop_over_monolith"] = fractions(pair["shop"], pair["monolith"])
-                pairs.append(pair)
-                save()
+        pairs = interleaved_pairs(
+            {"shop": shop, "monolith": MonolithBench(monolith)},
+            clients=args.clients,
+            rounds=args.rounds,
+            seconds=args.seconds,
+            ratios=fractions,
+            ratio_key="shop_over_monolith",
+            saved=save,
+        )
 
-    print_table(
-        "shop / monolith (median over rounds)",
-        [
-            (f"{clients} clients: {key}", f"{value:.3f}")
-            for clients, figures in compare(pairs).items()
-            for key, value in figures.items()
-        ],
-    )
+    print_medians("shop / monolith (median over rounds)", medians(pairs, "shop_over_monolith"))
 
 
 if __name__ == "__main__":
