@@ -62,6 +62,12 @@ ORDER_COMMANDS = "orders.commands"
 SAGA_PROGRESS = "sagas.progress"
 OPERATOR_AUDIT = "operator.audit"
 
+RETIRED = frozenset({ORDER_COMMANDS, SAGA_PROGRESS})
+"""Topics no one writes any more, kept so that what an older shop left in them can still be
+read, replayed or redriven: the orchestrator approves orders as a local step in the order
+service's database (no `orders.commands`), whose API reads each saga from the orchestrator's
+rows (no `sagas.progress`)."""
+
 _PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     _compacted(PRODUCTS),
     _events(RESERVATIONS),

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,7 @@ from order_service.domain import (
     UnknownProducts,
 )
 from order_service.uow import OrderUnitOfWork
+from sagas.framework.engine import SagaInstance
 from servicekit.api import Api, Caller, HeaderParam
 from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.fields import Page, PageSize, Text, whole_number
@@ -79,6 +80,18 @@ class SagaOut(BaseModel):
     state: str
     steps: list[SagaStepOut]
 
+    @classmethod
+    def of(cls, saga: SagaInstance | None) -> SagaOut:
+        """The order's newest saga, read from the orchestrator's own rows (the same
+        database): every entry of its step log, in order."""
+        if saga is None:
+            return cls(saga_id=None, state="NOT_STARTED", steps=[])
+        return cls(
+            saga_id=saga.saga_id,
+            state=saga.state.value,
+            steps=[SagaStepOut(name=e.step, status=e.status.value, at=e.at) for e in saga.log],
+        )
+
 
 class OrderOut(BaseModel):
     order_id: str
@@ -92,7 +105,7 @@ class OrderOut(BaseModel):
     saga: SagaOut
 
     @classmethod
-    def of(cls, order: Order, saga: dict[str, Any] | None) -> OrderOut:
+    def of(cls, order: Order, saga: SagaInstance | None) -> OrderOut:
         return cls(
             order_id=order.order_id,
             customer_id=order.customer_id,
@@ -105,7 +118,7 @@ class OrderOut(BaseModel):
             total_cents=order.total_cents,
             created_at=order.created_at,
             updated_at=order.updated_at,
-            saga=SagaOut(**saga) if saga else SagaOut(saga_id=None, state="NOT_STARTED", steps=[]),
+            saga=SagaOut.of(saga),
         )
 
 
@@ -250,7 +263,7 @@ def build_api(
                 raise not_found("order", order_id) from None
             if not caller.may_see(order.customer_id):
                 raise not_found("order", order_id)
-            return OrderOut.of(order, uow.saga_views.get(order_id))
+            return OrderOut.of(order, uow.sagas.newest([order_id]).get(order_id))
 
     @api.operation(
         "GET",
@@ -268,7 +281,7 @@ def build_api(
         customer_id = _listed_customer(caller, query)
         with uow_factory() as uow:
             found, total = uow.orders.for_customer(customer_id, query.page, query.page_size)
-            sagas = uow.saga_views.many([o.order_id for o in found])
+            sagas = uow.sagas.newest([o.order_id for o in found])
         return OrderPage(
             items=[OrderOut.of(o, sagas.get(o.order_id)) for o in found],
             page=query.page,

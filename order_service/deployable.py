@@ -1,12 +1,14 @@
 """The order service as a deployable: its API (checkout, with its rate limit and customer
-tokens) and its worker, which applies inventory's catalogue events, the sagas' progress and
-the sagas' commands, each through the use case `USE_CASES` names for its type."""
+tokens) and its worker, which keeps the catalogue from inventory's product events through the
+use cases `USE_CASES` names for their types. The orders' sagas run in the same database, in
+the orchestrator's own process (`sagas.deployable`), which approves, rejects and cancels
+orders as local steps."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from contracts import inventory, orders, sagas
+from contracts import inventory
 from eventing import topics
 from order_service import orm, services
 from order_service.api import OrderRateLimit, build_api
@@ -21,11 +23,6 @@ USE_CASES: UseCases[OrderUnitOfWork] = {
     inventory.ProductUpdated: services.apply_product,
     inventory.StockChanged: services.apply_product,
     inventory.ProductDeleted: services.apply_product_deleted,
-    sagas.SagaProgressed: services.apply_saga_progress,
-    orders.ApproveOrder: services.approve_order,
-    orders.RejectOrder: services.reject_order,
-    orders.RejectOrderV2: services.reject_order,  # read beside v1: see upcast_reject_order
-    orders.CompleteCancellation: services.complete_cancellation,
 }
 
 
@@ -45,7 +42,7 @@ DEPLOYABLE: Deployable[SqlOrderUnitOfWork] = Deployable(
     load_settings=load_settings,
     tables=MessageTables(outbox=orm.outbox, inbox=orm.inbox, holds=orm.holds),
     unit_of_work=SqlOrderUnitOfWork,
-    topics=(topics.PRODUCTS, topics.SAGA_PROGRESS, topics.ORDER_COMMANDS),
+    topics=(topics.PRODUCTS,),
     use_cases=lambda runtime: USE_CASES,
     api=_api,
 )

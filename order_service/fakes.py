@@ -21,16 +21,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from eventing.envelope import Envelope
 from order_service.domain import CatalogueEntry, Order
 from order_service.ports import (
     Catalogue,
     IdempotencyKeys,
     OrderRepository,
     RateLimits,
-    SagaView,
-    SagaViews,
 )
 from order_service.uow import OrderUnitOfWork
+from sagas.framework.fakes import CommandInOutbox, InMemorySagaStore, InMemorySagaTables
 from servicekit.unit_of_work import InMemoryMessageStore, InMemoryUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -48,8 +48,8 @@ class OrderTables:
     idempotency_keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     """key -> (fingerprint, order_id)"""
     catalogue: dict[str, CatalogueEntry] = field(default_factory=dict)
-    saga_views: dict[str, tuple[int, SagaView]] = field(default_factory=dict)
-    """order_id -> (version, view)"""
+    sagas: InMemorySagaTables = field(default_factory=InMemorySagaTables)
+    """The orders' sagas, and of the outbox what the saga store reads."""
     rate_limits: dict[str, tuple[float, int]] = field(default_factory=dict)
     """customer_id -> (window start in epoch seconds, requests counted in it)"""
 
@@ -88,8 +88,17 @@ class InMemoryOrderUnitOfWork(InMemoryUnitOfWork, OrderUnitOfWork):
         self.orders = InMemoryOrderRepository(service)
         self.idempotency_keys = InMemoryIdempotencyKeys(service)
         self.catalogue = InMemoryCatalogue(service)
-        self.saga_views = InMemorySagaViews(service)
         self.rate_limits = InMemoryRateLimits(service)
+
+    def _begin(self) -> None:
+        self.sagas = InMemorySagaStore(self.service.tables.sagas)
+        super()._begin()
+
+    def add_to_outbox(self, topic: str, envelope: Envelope) -> None:
+        super().add_to_outbox(topic, envelope)
+        self.service.tables.sagas.outbox[str(envelope.event_id)] = CommandInOutbox(
+            envelope.type, self.service.clock()
+        )
 
     def _snapshot(self) -> OrderTables:
         return copy.deepcopy(self.service.tables)
@@ -159,29 +168,6 @@ class InMemoryCatalogue(Catalogue):
             sku, values["name"], values["price_cents"], version, values["deleted"]
         )
         return True
-
-
-class InMemorySagaViews(SagaViews):
-    def __init__(self, service: InMemoryOrderService):
-        self.service = service
-
-    def apply(
-        self, order_id: str, saga_id: str, state: str, version: int, steps: list[dict[str, Any]]
-    ) -> None:
-        stored = self.service.tables.saga_views.get(order_id)
-        if stored is not None and stored[0] >= version:
-            return
-        view = {"saga_id": saga_id, "state": state, "steps": copy.deepcopy(steps)}
-        self.service.tables.saga_views[order_id] = (version, view)
-
-    def get(self, order_id: str) -> SagaView | None:
-        stored = self.service.tables.saga_views.get(order_id)
-        return None if stored is None else copy.deepcopy(stored[1])
-
-    def many(self, order_ids: list[str]) -> dict[str, SagaView]:
-        return {
-            order_id: view for order_id in order_ids if (view := self.get(order_id)) is not None
-        }
 
 
 class InMemoryRateLimits(RateLimits):

@@ -1,5 +1,6 @@
 """The order service's tables: orders, idempotency keys, the per-customer rate-limit counters,
-and two read models fed by events (the product catalogue and each order's saga progress)."""
+the product catalogue (a read model fed by inventory's events), and the checkout and
+cancellation sagas (their orchestrator is the order service's own: `sagas`)."""
 
 from sqlalchemy import (
     BigInteger,
@@ -15,9 +16,9 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from eventing.sql import hold_tables, inbox_table, outbox_table
+from sagas.framework.store import SagaTables, saga_tables
 
 metadata = MetaData()
 
@@ -68,15 +69,8 @@ catalogue = Table(
     Column("deleted", Boolean, nullable=False, server_default="false"),
 )
 
-saga_views = Table(
-    "saga_views",
-    metadata,
-    Column("order_id", Text, primary_key=True),
-    Column("saga_id", Text, nullable=False),
-    Column("state", Text, nullable=False),
-    Column("version", BigInteger, nullable=False),
-    Column("steps", JSONB, nullable=False),
-)
+saga_instances, saga_log, saga_progress_seq = saga_tables(metadata)
+sagas = SagaTables(saga_instances, saga_log, saga_progress_seq)
 
 order_rate_limits = Table(
     "order_rate_limits",

@@ -11,10 +11,6 @@ from typing import Any
 
 from order_service.domain import CatalogueEntry, Order
 
-SagaView = dict[str, Any]
-"""An order's newest saga progress as the API shows it: `saga_id`, `state`, `steps` (each a
-JSON object with `name`, `status`, `at`)."""
-
 
 class OrderRepository(ABC):
     @abstractmethod
@@ -55,23 +51,6 @@ class Catalogue(ABC):
     def apply(self, sku: str, version: int, values: dict[str, Any]) -> bool:
         """Store `values` (name, price_cents, deleted) at `version` when it is newer than the
         stored one; False, and nothing changed, when it is not."""
-
-
-class SagaViews(ABC):
-    """Each order's newest saga progress."""
-
-    @abstractmethod
-    def apply(
-        self, order_id: str, saga_id: str, state: str, version: int, steps: list[dict[str, Any]]
-    ) -> None:
-        """Store the progress when `version` is newer than the stored one (or none is)."""
-
-    @abstractmethod
-    def get(self, order_id: str) -> SagaView | None: ...
-
-    @abstractmethod
-    def many(self, order_ids: list[str]) -> dict[str, SagaView]:
-        """The views of those of `order_ids` that have one."""
 
 
 class RateLimits(ABC):

@@ -15,8 +15,6 @@ from order_service.ports import (
     IdempotencyKeys,
     OrderRepository,
     RateLimits,
-    SagaView,
-    SagaViews,
 )
 
 
@@ -188,46 +186,3 @@ class SqlCatalogue(Catalogue):
         `values` are the entry's name, price_cents and deleted."""
         row = {"sku": sku, "version": version, **values}
         return self.session.execute(self._APPLY, row).first() is not None
-
-
-class SqlSagaViews(SagaViews):
-    # Every saga progress event runs it.
-    _APPLY = upsert_if_newer(
-        orm.saga_views, ("order_id", "saga_id", "state", "version", "steps"), key="order_id"
-    )
-
-    def __init__(self, session: Session):
-        self.session = session
-
-    def apply(
-        self, order_id: str, saga_id: str, state: str, version: int, steps: list[dict[str, Any]]
-    ) -> None:
-        self.session.execute(
-            self._APPLY,
-            {
-                "order_id": order_id,
-                "saga_id": saga_id,
-                "state": state,
-                "version": version,
-                "steps": steps,
-            },
-        )
-
-    def get(self, order_id: str) -> SagaView | None:
-        row = self.session.execute(
-            select(orm.saga_views).where(orm.saga_views.c.order_id == order_id)
-        ).first()
-        return (
-            None
-            if row is None
-            else {"saga_id": row.saga_id, "state": row.state, "steps": row.steps}
-        )
-
-    def many(self, order_ids: list[str]) -> dict[str, SagaView]:
-        rows = self.session.execute(
-            select(orm.saga_views).where(orm.saga_views.c.order_id.in_(order_ids))
-        )
-        return {
-            row.order_id: {"saga_id": row.saga_id, "state": row.state, "steps": row.steps}
-            for row in rows
-        }

@@ -1,9 +1,11 @@
 """The order service's use cases, run inside an open unit of work.
 
 The API's use cases take the request's values; the worker's take `(uow, message)` and are
-named for the message types they apply in `order_service.deployable.USE_CASES`. What they
-announce they `uow.emit`: the framework makes it caused by the message in hand (a saga's
-command), so the reply finds its saga.
+named for the message types they apply in `order_service.deployable.USE_CASES`. Approving,
+rejecting and cancelling are the checkout and cancellation sagas' local steps
+(`sagas.deployable.LOCAL_STEPS`): the orchestrator runs them in the transaction that applies
+the saga's reply, and carries on with the reply they return. What they announce they
+`uow.emit`: the framework makes it caused by the message in hand.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from contracts import inventory, orders, sagas
+from contracts import inventory, orders
 from eventing.registry import Event
 from order_service.domain import (
     IdempotencyConflict,
@@ -83,16 +85,16 @@ def request_cancellation(uow: OrderUnitOfWork, order_id: str, customer_id: str) 
     return order
 
 
-def approve_order(uow: OrderUnitOfWork, command: orders.ApproveOrder) -> None:
-    _transition(
+def approve_order(uow: OrderUnitOfWork, command: orders.ApproveOrder) -> Event:
+    return _transition(
         uow, command.order_id, Order.approved, orders.OrderApproved(order_id=command.order_id)
     )
 
 
-def reject_order(uow: OrderUnitOfWork, command: orders.RejectOrder | orders.RejectOrderV2) -> None:
+def reject_order(uow: OrderUnitOfWork, command: orders.RejectOrder | orders.RejectOrderV2) -> Event:
     """Either version of the command: v1 is read as v2 (`contracts.orders.upcast_reject_order`)."""
     code = orders.upcast_reject_order(command).rejection.code
-    _transition(
+    return _transition(
         uow,
         command.order_id,
         lambda order: order.rejected(code),
@@ -100,24 +102,24 @@ def reject_order(uow: OrderUnitOfWork, command: orders.RejectOrder | orders.Reje
     )
 
 
-def complete_cancellation(uow: OrderUnitOfWork, command: orders.CompleteCancellation) -> None:
-    _transition(
+def complete_cancellation(uow: OrderUnitOfWork, command: orders.CompleteCancellation) -> Event:
+    return _transition(
         uow, command.order_id, Order.cancelled, orders.OrderCancelled(order_id=command.order_id)
     )
 
 
 def _transition(
     uow: OrderUnitOfWork, order_id: str, change: Callable[[Order], Order], event: Event
-) -> None:
-    """Move the order and announce it; an order already there (a redelivered command)
-    changes nothing and announces nothing again."""
+) -> Event:
+    """Move the order and announce it with `event`, which is returned; an order already there
+    (a step applied again) changes nothing and announces nothing again, and answers the same."""
     order = get_order(uow, order_id, lock=True)
     changed = change(order)
-    if changed == order:
-        return
-    uow.orders.save(changed)
-    order_changed(uow, order, changed)
-    uow.emit(event)
+    if changed != order:
+        uow.orders.save(changed)
+        order_changed(uow, order, changed)
+        uow.emit(event)
+    return event
 
 
 def apply_product(uow: OrderUnitOfWork, event: ProductState) -> None:
@@ -133,13 +135,3 @@ def apply_product_deleted(uow: OrderUnitOfWork, event: inventory.ProductDeleted)
     """A deleted product stays in the catalogue, marked so, at its version: an older event
     arriving late cannot bring it back."""
     uow.catalogue.apply(event.sku, event.version, {"deleted": True, "name": "", "price_cents": 0})
-
-
-def apply_saga_progress(uow: OrderUnitOfWork, event: sagas.SagaProgressed) -> None:
-    uow.saga_views.apply(
-        event.order_id,
-        event.saga_id,
-        event.state,
-        event.version,
-        [step.model_dump(mode="json") for step in event.steps],
-    )

@@ -4,31 +4,32 @@ adapter. The in-memory adapter is `order_service.fakes.InMemoryOrderUnitOfWork`;
 
 from __future__ import annotations
 
+from order_service import orm
 from order_service.ports import (
     Catalogue,
     IdempotencyKeys,
     OrderRepository,
     RateLimits,
-    SagaViews,
 )
 from order_service.repository import (
     SqlCatalogue,
     SqlIdempotencyKeys,
     SqlOrderRepository,
     SqlRateLimits,
-    SqlSagaViews,
 )
-from servicekit.unit_of_work import SqlUnitOfWork, UnitOfWork
+from sagas.framework.ports import SagaUnitOfWork
+from sagas.framework.store import SqlSagaStore
+from servicekit.unit_of_work import SqlUnitOfWork
 
 
-class OrderUnitOfWork(UnitOfWork):
-    """One transaction over the orders, the idempotency keys, the read models and the rate
-    limits, with the outbox and inbox of `servicekit.unit_of_work.UnitOfWork`."""
+class OrderUnitOfWork(SagaUnitOfWork):
+    """One transaction over the orders, the idempotency keys, the catalogue, the rate limits
+    and the orders' sagas, with the outbox and inbox of `servicekit.unit_of_work.UnitOfWork`:
+    the orchestrator approves an order in the transaction that applies the saga's last reply."""
 
     orders: OrderRepository
     idempotency_keys: IdempotencyKeys
     catalogue: Catalogue
-    saga_views: SagaViews
     rate_limits: RateLimits
 
 
@@ -39,5 +40,5 @@ class SqlOrderUnitOfWork(SqlUnitOfWork, OrderUnitOfWork):
         self.orders = SqlOrderRepository(self.session)
         self.idempotency_keys = SqlIdempotencyKeys(self.session)
         self.catalogue = SqlCatalogue(self.session)
-        self.saga_views = SqlSagaViews(self.session)
         self.rate_limits = SqlRateLimits(self.session)
+        self.sagas = SqlSagaStore(self.session, orm.sagas, outbox=self.outbox.table)

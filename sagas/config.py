@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import LOCAL_POSTGRES, ServiceSettings
@@ -14,7 +14,12 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SAGAS_", extra="ignore")
 
     service_name: str = "checkout-saga"
-    database_url: str = LOCAL_POSTGRES.format(database="sagas")
+    database_url: str = Field(
+        default=LOCAL_POSTGRES.format(database="orders"),
+        validation_alias=AliasChoices("SAGAS_DATABASE_URL", "ORDER_DATABASE_URL", "database_url"),
+    )
+    """The order service's database, where the orders' sagas live: `ORDER_DATABASE_URL`,
+    unless `SAGAS_DATABASE_URL` says otherwise."""
     reply_timeout_s: float = Field(10.0, gt=0)
     """How long each attempt of a step waits for its reply, from when its command was
     published, before it is resent or the step times out."""

@@ -1,35 +1,39 @@
-"""The saga orchestrator as a deployable: `checkout-saga`, consuming the orders', reservations'
-and payments' topics, with no API of its own (the order service shows each saga; `shopctl
-sagas` lists, shows and retries them). Its worker runs the consumer, the relay, the timeout
-loop and the inbox pruner; its gauge counts the sagas in flight."""
+"""The saga orchestrator as a deployable: `checkout-saga`, the order service's own orchestrator
+(as FTGO's CreateOrderSaga lives in its order service), in the order service's database.
+
+It consumes the orders' topic (a new order starts its checkout saga, a requested cancellation
+its cancellation saga) and the reservations' and payments' replies. Approving, rejecting and
+cancelling the order are local steps (`LOCAL_STEPS`): applied in the transaction that applies
+the saga's reply, with no command and reply over Kafka, and an order's saga is read by the
+order API from the same rows the orchestrator writes. It has no API of its own; `shopctl
+sagas` lists, shows and retries sagas. Its worker runs the consumer, the relay of the order
+service's outbox (beside the order worker's: the relay's lanes keep each order's events in
+order), the timeout loop and the inbox pruner; its gauge counts the sagas in flight.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from eventing import topics
-from eventing.inbox import Inbox
-from eventing.outbox import Outbox
-from sagas import orm
+from order_service import orm, services
+from order_service.uow import SqlOrderUnitOfWork
 from sagas.config import Settings, load_settings
 from sagas.definitions import cancellation_saga, checkout_saga
 from sagas.framework.metrics import register_in_flight_gauge
-from sagas.framework.orchestrator import Orchestrator
+from sagas.framework.orchestrator import LocalStep, Orchestrator
 from sagas.framework.ports import SagaUnitOfWork
-from sagas.framework.store import SqlSagaUnitOfWork
-from sagas.progress import saga_progressed
 from servicekit.deployable import Deployable, MessageTables, Runtime, Task
 from servicekit.dispatch import UseCases
 
-SagaRuntime = Runtime[SqlSagaUnitOfWork]
+SagaRuntime = Runtime[SqlOrderUnitOfWork]
 
-
-def unit_of_work(
-    sessions: sessionmaker[Session], outbox: Outbox, inbox: Inbox
-) -> SqlSagaUnitOfWork:
-    return SqlSagaUnitOfWork(sessions, outbox, inbox, tables=orm.tables)
+LOCAL_STEPS: Mapping[str, LocalStep] = {
+    "approve_order": services.approve_order,
+    "reject_order": services.reject_order,
+    "complete_cancellation": services.complete_cancellation,
+}
+"""The steps the order service applies in the saga's own transaction, by step name."""
 
 
 def _build_orchestrator(runtime: SagaRuntime) -> Orchestrator:
@@ -51,7 +55,7 @@ def _build_orchestrator(runtime: SagaRuntime) -> Orchestrator:
             ),
         ],
         uow_factory=runtime.uow_factory,
-        progress_event=saga_progressed,
+        local_steps=LOCAL_STEPS,
         unsent_alert_s=settings.unsent_alert_s,
         meter_provider=runtime.meter_provider,
     )
@@ -75,12 +79,13 @@ def _gauges(runtime: SagaRuntime) -> None:
     register_in_flight_gauge(runtime.engine, orm.saga_instances, orchestrator(runtime).engines)
 
 
-DEPLOYABLE: Deployable[SqlSagaUnitOfWork] = Deployable(
+DEPLOYABLE: Deployable[SqlOrderUnitOfWork] = Deployable(
     name="checkout-saga",
     package="sagas",
+    database_of="order_service",
     load_settings=load_settings,
     tables=MessageTables(outbox=orm.outbox, inbox=orm.inbox, holds=orm.holds),
-    unit_of_work=unit_of_work,
+    unit_of_work=SqlOrderUnitOfWork,
     topics=(topics.ORDERS, topics.RESERVATIONS, topics.PAYMENTS),
     use_cases=_use_cases,
     tasks=_tasks,

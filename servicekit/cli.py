@@ -137,7 +137,7 @@ def run(deployable: Deployable[Any], argv: list[str] | None = None) -> int:
     return main(
         ServiceCommands(
             prog=deployable.package,
-            migrations_dir=Path(cast(str, import_module(deployable.package).__file__)).parent
+            migrations_dir=Path(cast(str, import_module(deployable.schema_package).__file__)).parent
             / "migrations",
             settings=cast(Callable[[], HttpServiceSettings], deployable.load_settings),
             app_factory=(

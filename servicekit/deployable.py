@@ -73,6 +73,9 @@ class Deployable(Generic[U]):
     load_settings: Callable[[], Any]
     """A `ServiceSettings` for a deployable on the shared runtime; for one with a runtime of
     its own, any settings with a `service_name` and a `log_level`."""
+    database_of: str | None = None
+    """The package whose database it works in, migrations included, when not its own: the
+    orchestrator's is the order service's (`order_service`)."""
     tables: MessageTables | None = None
     """None only for a deployable with a runtime of its own (`worker_main`)."""
     unit_of_work: Callable[[sessionmaker[Session], Outbox, Inbox], U] | None = None
@@ -94,6 +97,11 @@ class Deployable(Generic[U]):
     without a database, whose readiness is its own)."""
     extra_commands: tuple[str, ...] = ()
     """What its own `__main__` offers besides `api` and `worker` (the indexer's `rebuild`)."""
+
+    @property
+    def schema_package(self) -> str:
+        """The package whose `migrations` its `migrate` applies."""
+        return self.database_of or self.package
 
     @property
     def consumer_group(self) -> str:

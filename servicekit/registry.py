@@ -68,6 +68,9 @@ class Entry:
     """The variable that moves its API for the shop's other parts (`ORDER_SERVICE_URL`)."""
     database: bool = False
     """It owns a PostgreSQL database (`<prefix>DATABASE_URL`): migrations, outbox, inbox."""
+    database_of: str | None = None
+    """It works in another deployable's database (that one's name), reached through its own
+    `<prefix>DATABASE_URL` or the owner's: the orchestrator in the order service's."""
     replayable: bool = False
     """`shopctl replay` can run a window of a topic through its worker's handler."""
     declares_deployable: bool = True
@@ -89,6 +92,11 @@ class Entry:
     def consumer_group(self) -> str | None:
         """The Kafka consumer group its worker joins; None: it runs no worker."""
         return self.name if self.worker else None
+
+    @property
+    def uses_database(self) -> bool:
+        """It runs on the shared runtime: a database of its own or another's."""
+        return self.database or self.database_of is not None
 
     @property
     def port_variable(self) -> str:
@@ -164,7 +172,7 @@ SHOP: tuple[Entry, ...] = (
         package="sagas",
         env_prefix="SAGAS_",
         processes=(Process(Role.WORKER, "saga-orchestrator", "saga orchestrator"),),
-        database=True,
+        database_of="order-service",
         replayable=True,
     ),
     Entry(
@@ -221,6 +229,11 @@ def workers() -> tuple[Entry, ...]:
 def with_database() -> tuple[Entry, ...]:
     """The deployables that own a PostgreSQL database."""
     return tuple(each for each in SHOP if each.database)
+
+
+def on_databases() -> tuple[Entry, ...]:
+    """The deployables that work in a PostgreSQL database, their own or another's."""
+    return tuple(each for each in SHOP if each.uses_database)
 
 
 def load(entry: Entry) -> Deployable[Any]:

@@ -31,8 +31,10 @@ SCHEMAS_FOLDER = "schemas"
 ASYNCAPI_FILE = "asyncapi.json"
 
 #: Who writes each topic. The services publish their own events through their outbox; the saga
-#: orchestrator (consumer group `checkout-saga`) sends the commands and its progress;
-#: operators' actions are recorded by `shopctl` and the console.
+#: orchestrator (consumer group `checkout-saga`) sends the participants' commands, and approves,
+#: rejects and cancels orders as local steps in the order service's database (their events go
+#: out through the order service's outbox); operators' actions are recorded by `shopctl` and
+#: the console. The retired topics (`topics.RETIRED`) have no writer.
 PUBLISHERS: dict[str, tuple[str, ...]] = {
     topics.PRODUCTS: ("inventory-service",),
     topics.RESERVATIONS: ("inventory-service",),
@@ -40,8 +42,7 @@ PUBLISHERS: dict[str, tuple[str, ...]] = {
     topics.PAYMENTS: ("payment-service",),
     topics.PAYMENT_COMMANDS: ("checkout-saga",),
     topics.ORDERS: ("order-service",),
-    topics.ORDER_COMMANDS: ("checkout-saga",),
-    topics.SAGA_PROGRESS: ("checkout-saga",),
+    **dict.fromkeys(topics.RETIRED, ()),
     topics.OPERATOR_AUDIT: ("shopctl", "console"),
 }
 

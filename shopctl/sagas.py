@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from eventing.config import KafkaSettings
 from eventing.errors import EventingError
-from sagas import orm
+from order_service import orm
 from sagas.definitions import CHECKOUT
 from sagas.deployable import DEPLOYABLE, SagaRuntime, orchestrator
 from sagas.framework.definition import SagaDefinition

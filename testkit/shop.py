@@ -34,11 +34,12 @@ CUSTOMER = "e2e-customer"
 """Whom the storefront helpers order for, unless told otherwise."""
 
 
-#: What an end-to-end shop runs: every deployable that owns a database (each is given a
-#: scratch one), with its API and worker. The search API joins on request
+#: What an end-to-end shop runs: every deployable that works in a database (each owner is
+#: given a scratch one, which the orchestrator shares with the order service), with its API
+#: and worker. The search API joins on request
 #: (`ShopOptions(search_api=True)`); the search indexer and the console run beside a shop
 #: through `testkit.search` and `testkit.console`.
-SERVICES = registry.with_database()
+SERVICES = registry.on_databases()
 SEARCH = registry.entry("search-indexer")
 
 
@@ -265,10 +266,15 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     env.update(shop.tokens.env())
     env.update(options.extra_env)
     for entry in SERVICES:
-        engine = stack.enter_context(
-            scratch_database(pool_size=2, url_template=servers.postgres_url_template)
-        )
-        env[entry.database_url_variable] = engine.url.render_as_string(hide_password=False)
+        if entry.database_of is not None:
+            env[entry.database_url_variable] = env[
+                registry.entry(entry.database_of).database_url_variable
+            ]
+        else:
+            engine = stack.enter_context(
+                scratch_database(pool_size=2, url_template=servers.postgres_url_template)
+            )
+            env[entry.database_url_variable] = engine.url.render_as_string(hide_password=False)
         if entry.api:
             port = free_port()
             env[entry.port_variable] = str(port)

@@ -2,4 +2,3 @@
 CREATE DATABASE orders OWNER eventshop;
 CREATE DATABASE inventory OWNER eventshop;
 CREATE DATABASE payments OWNER eventshop;
-CREATE DATABASE sagas OWNER eventshop;

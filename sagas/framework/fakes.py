@@ -96,6 +96,16 @@ class InMemorySagaStore(SagaStore):
                 return copy.deepcopy(stored.instance)
         return None
 
+    def newest(self, keys: list[str]) -> dict[str, SagaInstance]:
+        """The tables keep the sagas in the order they were added: the last of a key wins."""
+        wanted = set(keys)
+        found = {
+            stored.instance.key: stored.instance
+            for stored in self.tables.sagas.values()
+            if stored.instance.key in wanted
+        }
+        return {key: copy.deepcopy(instance) for key, instance in found.items()}
+
     def save(self, instance: SagaInstance) -> None:
         stored = self.tables.sagas.get(instance.saga_id)
         if stored is None or stored.instance.version != instance.version:

@@ -8,6 +8,13 @@ and an operator's retry, which have no message in hand, open their own. Commands
 saga id as their correlation id, and services answer with it, so a reply finds its saga
 without guessing.
 
+A step may be *local* (`local_steps`): one the orchestrator's own service applies, in the
+saga's own database. Its command is then run in the same unit of work as the transition that
+sent it, and its reply fed back at once, instead of a command and a reply crossing Kafka (the
+checkout saga approves its order this way: it lives in the order service's database). A local
+step is one past the point of no return, never the first: its reply is never awaited from a
+topic.
+
 The saga row remembers the event id of the command it awaits (fixed before the row is
 written), so the timeout loop can count each deadline from when the relay published that
 command (`SagaStore.due`); a command that stays unpublished past `unsent_alert_s` is reported
@@ -21,9 +28,10 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import MeterProvider
@@ -45,6 +53,12 @@ ProgressEvent = Callable[[SagaInstance, int], Event]
 
 
 Transition = Callable[[SagaInstance], list[Event]]
+LocalStep = Callable[[Any, Any], Event]
+"""`step(uow, command)`: applies a local step's command in the saga's unit of work (of the
+service's own type) and returns the step's reply
+(the same reply for a command applied before: an order already approved answers
+OrderApproved again)."""
+_RUNS_FORWARD = frozenset({SagaState.RUNNING, SagaState.ABORTING})
 
 
 class Orchestrator:
@@ -54,6 +68,7 @@ class Orchestrator:
         *,
         uow_factory: Callable[[], SagaUnitOfWork],
         progress_event: ProgressEvent | None = None,
+        local_steps: Mapping[str, LocalStep] | None = None,
         clock: Callable[[], datetime] = utc_now,
         unsent_alert_s: float = 300.0,
         unsent_check_every_s: float = 5.0,
@@ -61,7 +76,8 @@ class Orchestrator:
     ):
         self.engines = {d.name: SagaEngine(d) for d in definitions}
         self.starters = {d.started_by: d for d in self.definitions}
-        self.reply_types = set().union(*(d.reply_types() for d in self.definitions))
+        self.local_steps = dict(local_steps or {})
+        self.reply_types = self._remote_reply_types()
         self.uow_factory = uow_factory
         self.progress_event = progress_event
         self.clock = clock
@@ -83,6 +99,22 @@ class Orchestrator:
     @property
     def definitions(self) -> list[SagaDefinition]:
         return [engine.definition for engine in self.engines.values()]
+
+    def _remote_reply_types(self) -> set[type[Event]]:
+        """The replies awaited from topics: those of every step that is not local."""
+        known = {step.name for d in self.definitions for step in d.all_steps()}
+        if unknown := set(self.local_steps) - known:
+            raise ValueError(f"local steps of no saga: {', '.join(sorted(unknown))}")
+        types: set[type[Event]] = set()
+        for definition in self.definitions:
+            if definition.steps[0].name in self.local_steps:
+                raise ValueError(f"saga {definition.name}: its first step cannot be local")
+            for step in definition.all_steps():
+                if step.name not in self.local_steps:
+                    types.update(step.succeeded_by, step.failed_by, step.compensated_by)
+                elif not step.retriable:
+                    raise ValueError(f"step {step.name}: only a retriable step can be local")
+        return types
 
     def use_cases(self) -> dict[type[Event], UseCase[SagaUnitOfWork]]:
         """The dispatcher's table: each definition's starter starts a saga (a starter wins
@@ -193,7 +225,7 @@ class Orchestrator:
     def _apply(self, uow: SagaUnitOfWork, instance: SagaInstance, transition: Transition) -> None:
         before = (instance.state, instance.current_step)
         with self._span(instance, "advance") as span:
-            commands = transition(instance)
+            commands = self._run_local_steps(uow, instance, transition(instance))
             new_entries = instance.log[len(instance.log) - instance.new_entries :]
             if new_entries:
                 span.set_attribute("saga.outcome", new_entries[0].status.value)
@@ -217,6 +249,22 @@ class Orchestrator:
             if (instance.state, instance.current_step) != before or commands:
                 self._emit(uow, instance, outgoing)
         self._report_change(uow, instance, before[0])
+
+    def _run_local_steps(
+        self, uow: SagaUnitOfWork, instance: SagaInstance, commands: list[Event]
+    ) -> list[Event]:
+        """Apply each local step the transition sent, here, and feed its reply back; what is
+        left is for the outbox."""
+        engine = self.engines[instance.saga_type]
+        while (
+            commands
+            and instance.state in _RUNS_FORWARD
+            and instance.current_step in self.local_steps
+        ):
+            (command,) = commands
+            reply = self.local_steps[instance.current_step](uow, command)
+            commands = engine.on_reply(instance, reply, self.clock())
+        return commands
 
     def _report_change(
         self, uow: SagaUnitOfWork, instance: SagaInstance, state_before: SagaState

@@ -65,6 +65,11 @@ class SagaStore(ABC):
     def find(self, saga_type: str, key: str) -> SagaInstance | None: ...
 
     @abstractmethod
+    def newest(self, keys: list[str]) -> dict[str, SagaInstance]:
+        """Of the sagas of each of `keys` (of any type), the one started last, by key; keys
+        with no saga are left out. An order's checkout, then its cancellation once asked."""
+
+    @abstractmethod
     def save(self, instance: SagaInstance) -> None:
         """Store the instance's new state and log entries, if its version is still the
         stored one (then the version grows by one); else `ConcurrentSagaUpdate`."""

@@ -2,8 +2,9 @@
 
 `SqlSagaStore` is bound to one unit of work's session: optimistic concurrency on the saga row
 (`version`), the step log appended in the same transaction, and the deadlines read against the
-orchestrator's own outbox table (see `sagas.framework.ports` for the contract both adapters
-keep).
+outbox table its commands are written to (see `sagas.framework.ports` for the contract both
+adapters keep). A service's unit of work builds it on its session, over the saga tables
+(`saga_tables`) in its own database: the shop's orchestrator uses the order service's.
 """
 
 from __future__ import annotations
@@ -44,20 +45,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from eventing.inbox import Inbox
-from eventing.outbox import Outbox
 from eventing.sql import UpdateByKey, insert_or_skip, update_by_key
 from sagas.framework.engine import ACTIVE_STATES, LogEntry, SagaInstance, SagaState, StepStatus
 from sagas.framework.ports import (
     ConcurrentSagaUpdate,
     DueSaga,
     SagaStore,
-    SagaUnitOfWork,
     UnsentCommand,
 )
-from servicekit.unit_of_work import SqlUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,7 @@ def saga_tables(metadata: MetaData) -> tuple[Table, Table, DbSequence]:
             postgresql_where=text("state IN ('RUNNING', 'COMPENSATING', 'ABORTING')"),
         ),
         Index("saga_instances_state", "state", "updated_at"),
+        Index("saga_instances_by_key", "saga_key", "created_at"),
     )
     log = Table(
         "saga_log",
@@ -139,6 +137,7 @@ class _Statements:
     get: Any
     get_locked: Any
     find: Any
+    newest: Any
     save: UpdateByKey
     append_log: Any
     next_progress: Any
@@ -174,6 +173,9 @@ def _statements(tables: SagaTables) -> _Statements:
             instances.c.saga_type == bindparam("saga_type"),
             instances.c.saga_key == bindparam("saga_key"),
         ),
+        newest=with_log.where(instances.c.saga_key.in_(bindparam("keys", expanding=True)))
+        .distinct(instances.c.saga_key)
+        .order_by(instances.c.saga_key, instances.c.created_at.desc(), instances.c.saga_id),
         save=update_by_key(instances, (*_ROW_COLUMNS, "version"), key=("saga_id", "version")),
         append_log=insert(log),
         next_progress=select(tables.progress.next_value()),
@@ -237,6 +239,12 @@ class SqlSagaStore(SagaStore):
             self._sql.find, {"saga_type": saga_type, "saga_key": key}
         ).first()
         return None if row is None else self._instance(row)
+
+    def newest(self, keys: list[str]) -> dict[str, SagaInstance]:
+        if not keys:
+            return {}
+        rows = self.session.execute(self._sql.newest, {"keys": keys})
+        return {row.saga_key: self._instance(row) for row in rows}
 
     def save(self, instance: SagaInstance) -> None:
         # An UPDATE's result is a CursorResult, though Session.execute is typed as a plain Result.
@@ -393,22 +401,3 @@ def _uuid(value: str) -> uuid.UUID:
 
 def _optional_uuid(value: str | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(value)
-
-
-class SqlSagaUnitOfWork(SqlUnitOfWork, SagaUnitOfWork):
-    """The orchestrator's unit of work in PostgreSQL: its saga store on the session, reading
-    deadlines against the outbox the commands are written to."""
-
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        outbox: Outbox,
-        inbox: Inbox,
-        *,
-        tables: SagaTables,
-    ):
-        super().__init__(session_factory, outbox, inbox)
-        self.tables = tables
-
-    def _start(self) -> None:
-        self.sagas = SqlSagaStore(self.session, self.tables, outbox=self.outbox.table)

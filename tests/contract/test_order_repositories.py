@@ -165,41 +165,6 @@ class TestCatalogue:
         assert read(adapter, lambda uow: uow.catalogue.entries([])) == {}
 
 
-def steps(name: str) -> list[dict]:
-    return [{"name": name, "status": "STARTED", "at": "2026-01-01T00:00:00Z"}]
-
-
-class TestSagaViews:
-    def test_the_newest_progress_is_kept_whatever_the_order_of_arrival(self, adapter):
-        order_id = fresh_id("o")
-        for version, state in ((5, "RUNNING"), (9, "COMPLETED"), (7, "RUNNING"), (9, "LATE")):
-            committed(
-                adapter,
-                lambda uow, v=version, s=state: uow.saga_views.apply(
-                    order_id, "s-1", s, v, steps(f"step-{v}")
-                ),
-            )
-        assert read(adapter, lambda uow: uow.saga_views.get(order_id)) == {
-            "saga_id": "s-1",
-            "state": "COMPLETED",
-            "steps": steps("step-9"),
-        }
-
-    def test_an_order_without_progress_has_no_view(self, adapter):
-        assert read(adapter, lambda uow: uow.saga_views.get(fresh_id("o"))) is None
-
-    def test_many_gives_the_views_of_those_orders_that_have_one(self, adapter):
-        with_view, without = fresh_id("o"), fresh_id("o")
-        committed(
-            adapter,
-            lambda uow: uow.saga_views.apply(with_view, "s-2", "RUNNING", 1, steps("reserve")),
-        )
-        assert read(adapter, lambda uow: uow.saga_views.many([with_view, without])) == {
-            with_view: {"saga_id": "s-2", "state": "RUNNING", "steps": steps("reserve")}
-        }
-        assert read(adapter, lambda uow: uow.saga_views.many([])) == {}
-
-
 class TestRateLimits:
     def test_a_customer_is_let_through_up_to_the_limit_then_told_how_long_to_wait(self, adapter):
         customer = fresh_id("c")

@@ -19,12 +19,12 @@ from contracts import inventory, orders
 from eventing.envelope import utc_now
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
-from sagas import orm
-from sagas.definitions import checkout_saga
+from order_service import orm
+from order_service.uow import SqlOrderUnitOfWork
+from sagas.definitions import cancellation_saga, checkout_saga
 from sagas.framework.engine import SagaEngine, SagaInstance, SagaState, StepStatus
 from sagas.framework.fakes import CommandInOutbox, InMemorySagaTables, InMemorySagaUnitOfWork
 from sagas.framework.ports import ConcurrentSagaUpdate, SagaUnitOfWork
-from sagas.framework.store import SqlSagaUnitOfWork
 from testkit.scratch import migrated_database
 
 WINDOW = timedelta(seconds=10)
@@ -50,7 +50,7 @@ def in_memory() -> Iterator[StoreUnderTest]:
 
 
 def postgresql() -> Iterator[StoreUnderTest]:
-    with migrated_database("sagas", pool_size=2) as engine:
+    with migrated_database("order_service", pool_size=2) as engine:
         sessions = sessionmaker(engine, expire_on_commit=False)
         outbox, inbox = Outbox(orm.outbox), Inbox(orm.inbox, "checkout-saga")
 
@@ -69,9 +69,7 @@ def postgresql() -> Iterator[StoreUnderTest]:
                     )
                 )
 
-        yield StoreUnderTest(
-            lambda: SqlSagaUnitOfWork(sessions, outbox, inbox, tables=orm.tables), write_command
-        )
+        yield StoreUnderTest(lambda: SqlOrderUnitOfWork(sessions, outbox, inbox), write_command)
 
 
 @pytest.fixture(
@@ -169,6 +167,20 @@ def test_an_unknown_saga_is_none(store):
     with store.unit_of_work() as uow:
         assert uow.sagas.get(str(uuid.uuid4())) is None
         assert uow.sagas.find("checkout", "no-such-order") is None
+
+
+def test_the_newest_saga_of_each_key_is_the_one_started_last_whatever_its_type(store, now):
+    checkout, other = new_saga("order-1", now), new_saga("order-2", now)
+    added(store, checkout, other)
+    cancellation, _ = SagaEngine(cancellation_saga()).start(
+        str(uuid.uuid4()), orders.OrderCancellationRequested(order_id="order-1"), now
+    )
+    added(store, cancellation)
+
+    with store.unit_of_work() as uow:
+        newest = uow.sagas.newest(["order-1", "order-2", "order-3"])
+        assert uow.sagas.newest([]) == {}
+    assert newest == {"order-1": cancellation, "order-2": other}
 
 
 def test_a_save_stores_the_new_state_and_log_entries_and_grows_the_version(store, now):

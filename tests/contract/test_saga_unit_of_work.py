@@ -18,12 +18,12 @@ from eventing.envelope import Envelope, utc_now
 from eventing.inbox import Inbox
 from eventing.outbox import Outbox
 from eventing.registry import envelope_for
-from sagas import orm
+from order_service import orm
+from order_service.uow import SqlOrderUnitOfWork
 from sagas.definitions import checkout_saga
 from sagas.framework.engine import SagaEngine, SagaInstance
 from sagas.framework.fakes import InMemorySagaTables, InMemorySagaUnitOfWork
 from sagas.framework.ports import SagaUnitOfWork
-from sagas.framework.store import SqlSagaUnitOfWork
 from servicekit.unit_of_work import InMemoryMessageStore
 from testkit.scratch import migrated_database, outbox_rows
 
@@ -44,16 +44,14 @@ def in_memory() -> Iterator[UnitOfWorkUnderTest]:
 
 
 def postgresql() -> Iterator[UnitOfWorkUnderTest]:
-    with migrated_database("sagas", pool_size=2) as engine:
+    with migrated_database("order_service", pool_size=2) as engine:
         sessions = sessionmaker(engine, expire_on_commit=False)
         outbox, inbox = Outbox(orm.outbox), Inbox(orm.inbox, "checkout-saga")
 
         def written() -> list[Envelope]:
             return [row.envelope for row in outbox_rows(engine, orm.outbox)]
 
-        yield UnitOfWorkUnderTest(
-            lambda: SqlSagaUnitOfWork(sessions, outbox, inbox, tables=orm.tables), written
-        )
+        yield UnitOfWorkUnderTest(lambda: SqlOrderUnitOfWork(sessions, outbox, inbox), written)
 
 
 @pytest.fixture(params=["in_memory", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -140,7 +140,7 @@ def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
     """No participant answers, so each saga's first step times out a second after its command
     was published (the relay runs beside the loop, as in a worker): the loop (a worker's
     engine, no pre-ping) must apply that to a saga started after the restart too."""
-    upgrade(Path("sagas/migrations"), database)
+    upgrade(Path("order_service/migrations"), database)
     settings = SagaSettings(database_url=database, reply_timeout_s=1.0, step_attempts=1)
     app = SAGAS.runtime(settings.for_worker(), shop_topics)
     reader = SAGAS.runtime(settings, shop_topics)  # an engine of its own, with pre-ping

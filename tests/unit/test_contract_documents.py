@@ -103,7 +103,10 @@ def test_each_topic_names_who_sends_and_who_receives_it():
     assert actors("send", topics.INVENTORY_COMMANDS) == {"checkout-saga"}
     assert actors("receive", topics.PRODUCTS) == {"order-service", "search-indexer"}
     for spec in topics.all_topics():
-        assert actors("send", spec.name), f"nobody sends to {spec.name}"
+        if spec.name in topics.RETIRED:
+            assert not actors("send", spec.name) | actors("receive", spec.name), spec.name
+        else:
+            assert actors("send", spec.name), f"nobody sends to {spec.name}"
 
 
 def test_messages_carry_their_key_and_trace_headers():

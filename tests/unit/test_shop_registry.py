@@ -106,13 +106,26 @@ def test_each_entry_has_the_name_prefix_and_port_its_settings_have(entry):
 def test_an_entry_owns_a_database_exactly_when_it_has_migrations_and_a_database_url(entry):
     has_migrations = (ROOT / entry.package / "migrations").is_dir()
     assert has_migrations == entry.database
-    assert ("database_url" in settings_class(entry).model_fields) == entry.database
+    assert ("database_url" in settings_class(entry).model_fields) == entry.uses_database
+
+
+def test_an_entry_sharing_a_database_migrates_and_reads_the_owners():
+    saga = registry.entry("checkout-saga")
+    owner = registry.entry(saga.database_of or "")
+    assert owner.database and saga.uses_database and not saga.database
+    assert registry.load(saga).schema_package == owner.package
+    assert saga not in registry.with_database() and saga in registry.on_databases()
+    url = "postgresql+psycopg2://u:p@127.0.0.1:5432/orders-elsewhere"
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv(saga.database_url_variable, raising=False)
+        env.setenv(owner.database_url_variable, url)
+        assert settings_class(saga)().database_url == url
 
 
 def test_a_replay_runs_only_through_a_worker_with_a_database():
     for entry in SHOP:
         if entry.replayable:
-            assert entry.worker is not None and entry.database, entry.name
+            assert entry.worker is not None and entry.uses_database, entry.name
 
 
 def test_the_services_apis_are_found_through_their_url_variables():

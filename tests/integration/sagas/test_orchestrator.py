@@ -1,7 +1,8 @@
-"""The orchestrator on the real Kafka and PostgreSQL. The services' side is played by a
-scripted participant that answers commands through Kafka the way the services do (replies
-caused by the command, so they carry the saga's correlation id); the full checkout across the
-real services is in tests/e2e.
+"""The orchestrator on the real Kafka and PostgreSQL, in the order service's database. The
+inventory and payment services are played by a scripted participant that answers commands
+through Kafka the way the services do (replies caused by the command, so they carry the saga's
+correlation id); approving or rejecting the order is the orchestrator's own local step, on the
+order's row. The full checkout across the real services is in tests/e2e.
 
 Deadlines count from when the relay published a command: the tests that show it run the
 orchestrator without its relay (as in a broker outage, the commands stay in the outbox), and
@@ -27,7 +28,8 @@ from eventing.consumer import EventConsumer
 from eventing.envelope import Envelope
 from eventing.producer import KafkaPublisher, OutgoingMessage
 from eventing.registry import Decoded, Event, envelope_for, registry
-from sagas import orm
+from order_service import orm
+from order_service.domain import LineItem, Order, OrderStatus
 from sagas.config import Settings
 from sagas.deployable import DEPLOYABLE, SagaRuntime, orchestrator
 from sagas.framework.engine import SagaInstance, SagaState, StepStatus
@@ -35,6 +37,7 @@ from sagas.framework.ports import ConcurrentSagaUpdate
 from servicekit.migrations import upgrade
 from testkit.conditions import wait_for
 from testkit.metrics import counter_totals
+from testkit.scratch import outbox_rows
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +48,6 @@ HAPPY_COMMANDS = [
     "AuthorizePayment",
     "CapturePayment",
     "CommitStock",
-    "ApproveOrder",
 ]
 
 
@@ -68,10 +70,6 @@ def happy(command: Event) -> list[Event]:
             return [inventory.StockCommitted(order_id=order_id)]
         case inventory.ReleaseStock():
             return [inventory.StockReleased(order_id=order_id)]
-        case orders.ApproveOrder():
-            return [orders.OrderApproved(order_id=order_id)]
-        case orders.RejectOrder():
-            return [orders.OrderRejected(order_id=order_id, reason=command.reason)]
     return []
 
 
@@ -166,7 +164,7 @@ def saga_app(
     metric_reader,
 ):
     url = scratch_engine.url.render_as_string(hide_password=False)
-    upgrade(Path("sagas/migrations"), url)
+    upgrade(Path("order_service/migrations"), url)
     settings = Settings(
         database_url=url,
         reply_timeout_s=reply_timeout_s,
@@ -195,7 +193,12 @@ def run_all(tasks: dict[str, Callable[[threading.Event], None]]):
     return stop, threads
 
 
-def start_order(kafka, order_id: str, payment_method: str = "tok_visa") -> None:
+def start_order(app, kafka, order_id: str, payment_method: str = "tok_visa") -> None:
+    """A placed order: its row in the order service's database, and its OrderCreated published
+    straight to Kafka (the tests that hold the relay back still see the saga start)."""
+    with app.uow_factory() as uow:
+        uow.orders.add(Order(order_id, "c-1", payment_method, (LineItem("SKU-1", 1, 2500),)))
+        uow.commit()
     created = orders.OrderCreated(
         order_id=order_id,
         customer_id="c-1",
@@ -235,6 +238,19 @@ def saga_when(
 def find_saga(app: SagaRuntime, order_id: str) -> SagaInstance | None:
     with app.uow_factory() as uow:
         return uow.sagas.find("checkout", order_id)
+
+
+def order_outcome(app: SagaRuntime, order_id: str) -> tuple[OrderStatus, str | None]:
+    with app.uow_factory() as uow:
+        order = uow.orders.get(order_id)
+    assert order is not None
+    return order.status, order.rejection_reason
+
+
+def announced(app: SagaRuntime, order_id: str) -> list[Envelope]:
+    """What the order service's outbox holds for the order, in the order written."""
+    rows = outbox_rows(app.engine, orm.outbox)
+    return [row.envelope for row in rows if row.envelope.aggregate_id == order_id]
 
 
 def outbox_row(app, event_id: str):
@@ -282,7 +298,7 @@ def running(saga_app, shop_topics, background):
         consumer = EventConsumer(
             shop_topics,
             group_id=f"participant-{uuid.uuid4().hex[:6]}",
-            topics=[topics.INVENTORY_COMMANDS, topics.PAYMENT_COMMANDS, topics.ORDER_COMMANDS],
+            topics=[topics.INVENTORY_COMMANDS, topics.PAYMENT_COMMANDS],
             handler=participant.handle,
             registry=registry,
         )
@@ -295,11 +311,13 @@ def running(saga_app, shop_topics, background):
 
 def test_a_checkout_runs_every_step_in_order_and_completes(saga_app, shop_topics, running):
     participant = running(happy)
-    start_order(shop_topics, "order-happy")
+    start_order(saga_app, shop_topics, "order-happy")
 
     saga = wait_for_state(saga_app, "order-happy", {SagaState.COMPLETED})
     assert participant.command_names("order-happy") == HAPPY_COMMANDS
-    assert participant.envelopes[("order-happy", "ApproveOrder")].correlation_id == saga.saga_id
+    assert order_outcome(saga_app, "order-happy") == (OrderStatus.APPROVED, None)
+    approved = [e for e in announced(saga_app, "order-happy") if e.type == "OrderApproved"]
+    assert [e.correlation_id for e in approved] == [saga.saga_id], "approved once, in the saga"
     assert saga.data["payment_id"] == "p-1"
     assert [e.status for e in saga.log if e.step == "reserve_stock"] == [
         StepStatus.STARTED,
@@ -317,7 +335,7 @@ def test_an_unanswered_payment_times_out_and_compensates_and_a_late_reply_is_onl
         return happy(command)
 
     participant = running(silent_processor)
-    start_order(shop_topics, "order-timeout", payment_method="tok_timeout")
+    start_order(saga_app, shop_topics, "order-timeout", payment_method="tok_timeout")
     saga = wait_for_state(saga_app, "order-timeout", {SagaState.ABORTED})
 
     assert without_resends(participant.command_names("order-timeout")) == [
@@ -325,14 +343,8 @@ def test_an_unanswered_payment_times_out_and_compensates_and_a_late_reply_is_onl
         "AuthorizePayment",
         "VoidPayment",
         "ReleaseStock",
-        "RejectOrder",
     ]
-    rejected = next(
-        c
-        for c in participant.commands
-        if isinstance(c, orders.RejectOrder) and c.order_id == "order-timeout"
-    )
-    assert rejected.reason == "TIMEOUT"
+    assert order_outcome(saga_app, "order-timeout") == (OrderStatus.REJECTED, "TIMEOUT")
 
     authorize = participant.envelopes[("order-timeout", "AuthorizePayment")]
     late = payment.PaymentAuthorized(order_id="order-timeout", payment_id="late", amount_cents=1)
@@ -360,7 +372,7 @@ def test_a_saga_parked_on_an_unanswered_release_finishes_when_the_answer_comes_l
         return happy(command)
 
     participant = running(inventory_down_for_releases)
-    start_order(shop_topics, "order-parked")
+    start_order(saga_app, shop_topics, "order-parked")
     wait_for_state(saga_app, "order-parked", {SagaState.COMPENSATION_FAILED})
 
     release = participant.envelopes[("order-parked", "ReleaseStock")]
@@ -368,7 +380,8 @@ def test_a_saga_parked_on_an_unanswered_release_finishes_when_the_answer_comes_l
     participant.reply(Decoded(release, late), [late])
     saga = wait_for_state(saga_app, "order-parked", {SagaState.ABORTED})
 
-    assert participant.command_names("order-parked").count("RejectOrder") == 1
+    assert order_outcome(saga_app, "order-parked") == (OrderStatus.REJECTED, "PAYMENT_DECLINED")
+    assert [e.type for e in announced(saga_app, "order-parked")].count("OrderRejected") == 1
     releases = [e.status for e in saga.log if e.step == "reserve_stock"]
     assert releases[releases.index(StepStatus.COMPENSATION_FAILED) + 1 :] == [
         StepStatus.COMPENSATED
@@ -389,7 +402,7 @@ def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, sho
         return replies
 
     participant = running(twice_and_stale)
-    start_order(shop_topics, "order-noisy")
+    start_order(saga_app, shop_topics, "order-noisy")
     saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
 
     assert participant.command_names("order-noisy") == HAPPY_COMMANDS, "no step ran twice"
@@ -409,7 +422,7 @@ def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, sho
 
 def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, running):
     running(happy)
-    start_order(shop_topics, "order-race")
+    start_order(saga_app, shop_topics, "order-race")
     wait_for_state(saga_app, "order-race", {SagaState.COMPLETED})
     with saga_app.uow_factory() as first, saga_app.uow_factory() as second:
         mine = first.sagas.find("checkout", "order-race")
@@ -426,7 +439,7 @@ def test_an_unpublished_command_does_not_time_out_and_its_clock_starts_at_its_pu
     saga_app, shop_topics, running, background, metric_reader
 ):
     participant = running(silent_inventory, without=("relay",))
-    start_order(shop_topics, "order-unsent")
+    start_order(saga_app, shop_topics, "order-unsent")
     waiting = wait_for_state(saga_app, "order-unsent", {SagaState.RUNNING})
     command_id = waiting.awaited_command_id
     assert command_id is not None, "the saga names the command it awaits"
@@ -460,7 +473,7 @@ def test_a_command_unpublished_past_the_unsent_bound_is_reported_once_and_not_re
 ):
     caplog.set_level(logging.ERROR, logger="sagas.framework.orchestrator")
     running(happy, without=("relay",))
-    start_order(shop_topics, "order-stuck")
+    start_order(saga_app, shop_topics, "order-stuck")
 
     assert wait_for(lambda: unsent_reports(metric_reader), 60, "a report") == {"reserve_stock": 1}
     saga = find_saga(saga_app, "order-stuck")
@@ -485,7 +498,7 @@ def test_a_payment_that_gets_no_reply_is_resent_its_attempts_then_compensated(
         return happy(command)
 
     participant = running(silent_processor)
-    start_order(shop_topics, "order-silent", payment_method="tok_timeout")
+    start_order(saga_app, shop_topics, "order-silent", payment_method="tok_timeout")
     saga = wait_for_state(saga_app, "order-silent", {SagaState.ABORTED})
 
     copies = participant.copies_of("order-silent", "AuthorizePayment")
@@ -497,7 +510,6 @@ def test_a_payment_that_gets_no_reply_is_resent_its_attempts_then_compensated(
         *["AuthorizePayment"] * 3,
         "VoidPayment",
         "ReleaseStock",
-        "RejectOrder",
     ]
     assert [(e.status, e.detail) for e in saga.log if e.step == "authorize_payment"][:4] == [
         (StepStatus.STARTED, ""),
@@ -505,9 +517,7 @@ def test_a_payment_that_gets_no_reply_is_resent_its_attempts_then_compensated(
         (StepStatus.RETRIED, "attempt 3"),
         (StepStatus.TIMED_OUT, "no reply to 3 attempts of 1.5s"),
     ]
-    assert participant.last_command("order-silent") == orders.RejectOrder(
-        order_id="order-silent", reason="TIMEOUT"
-    )
+    assert order_outcome(saga_app, "order-silent") == (OrderStatus.REJECTED, "TIMEOUT")
 
 
 def test_a_declined_payment_is_not_retried(saga_app, shop_topics, running):
@@ -517,17 +527,17 @@ def test_a_declined_payment_is_not_retried(saga_app, shop_topics, running):
         return happy(command)
 
     participant = running(declining)
-    start_order(shop_topics, "order-declined", payment_method="tok_declined")
+    start_order(saga_app, shop_topics, "order-declined", payment_method="tok_declined")
     saga = wait_for_state(saga_app, "order-declined", {SagaState.ABORTED})
 
     assert participant.command_names("order-declined") == [
         "ReserveStock",
         "AuthorizePayment",
         "ReleaseStock",
-        "RejectOrder",
     ]
     assert StepStatus.RETRIED not in {e.status for e in saga.log}
     assert saga.failure_reason == "PAYMENT_DECLINED"
-    assert participant.last_command("order-declined") == orders.RejectOrder(
-        order_id="order-declined", reason="PAYMENT_DECLINED"
+    assert order_outcome(saga_app, "order-declined") == (
+        OrderStatus.REJECTED,
+        "PAYMENT_DECLINED",
     )

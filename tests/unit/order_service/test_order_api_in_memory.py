@@ -6,19 +6,25 @@ PostgreSQL: tests/integration/order_service/test_orders.py."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
 
 from contracts import inventory, orders
 from eventing.registry import Decoded, envelope_for
+from order_service import services
 from order_service.api import OrderRateLimit, build_api
 from order_service.deployable import USE_CASES
 from order_service.fakes import InMemoryOrderService
+from sagas.definitions import cancellation_saga, checkout_saga
+from sagas.framework.engine import SagaEngine
 from servicekit.app import create_service_app
 from servicekit.customer_tokens import CustomerTokenVerifier
 from servicekit.dispatch import Dispatcher
 from testkit.tokens import TokenIssuer
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 ADMIN_TOKEN = "unit-admin-token"
 LIMIT = 5
@@ -117,6 +123,41 @@ def test_an_order_reads_back_priced_with_its_saga_not_started(client):
     assert order["saga"] == {"saga_id": None, "state": "NOT_STARTED", "steps": []}
 
 
+def test_an_order_shows_its_newest_saga_read_from_the_orchestrators_rows(shop, client):
+    order_id = post(client).json["order_id"]
+    cancellation = orders.OrderCancellationRequested(order_id=order_id)
+    with shop.unit_of_work() as uow:
+        for definition, trigger in (
+            (checkout_saga(), orders.OrderCreated(**created_by(uow, order_id))),
+            (cancellation_saga(), cancellation),
+        ):
+            saga, _ = SagaEngine(definition).start(str(uuid.uuid4()), trigger, T0)
+            uow.sagas.add(saga)
+        uow.commit()
+
+    shown = client.get(f"/orders/{order_id}").json["saga"]
+    assert (shown["saga_id"], shown["state"]) == (saga.saga_id, "RUNNING")
+    assert shown["steps"] == [
+        {"name": "refund_payment", "status": "STARTED", "at": "2026-01-01T00:00:00Z"}
+    ]
+    listed = client.get("/orders").json["items"]
+    assert [o["saga"]["saga_id"] for o in listed] == [saga.saga_id]
+
+
+def created_by(uow, order_id: str) -> dict:
+    order = services.get_order(uow, order_id)
+    return {
+        "order_id": order_id,
+        "customer_id": order.customer_id,
+        "payment_method": order.payment_method,
+        "total_cents": order.total_cents,
+        "items": [
+            {"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}
+            for i in order.items
+        ],
+    }
+
+
 def test_another_customers_order_is_a_404_and_the_admin_reads_any(shop, client):
     order_id = post(client).json["order_id"]
     assert client_of(shop, "c-2").get(f"/orders/{order_id}").status_code == 404
@@ -129,8 +170,9 @@ def test_another_customers_order_is_a_404_and_the_admin_reads_any(shop, client):
 def test_only_an_approved_order_can_be_cancelled_and_asking_twice_is_the_same(shop, client):
     order_id = post(client).json["order_id"]
     assert client.post(f"/orders/{order_id}/cancel").status_code == 409
-    approve = orders.ApproveOrder(order_id=order_id)
-    Dispatcher(shop.unit_of_work, USE_CASES)(Decoded(envelope_for(approve), approve))
+    with shop.unit_of_work() as uow:  # the checkout saga's last step
+        services.approve_order(uow, orders.ApproveOrder(order_id=order_id))
+        uow.commit()
     for _ in range(2):
         response = client.post(f"/orders/{order_id}/cancel")
         assert (response.status_code, response.json["status"]) == (202, "APPROVED")

@@ -7,11 +7,12 @@ whole service."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts import inventory, orders, sagas
+from contracts import inventory, orders
 from eventing.envelope import Envelope
 from eventing.registry import Decoded, Event, envelope_for
 from order_service import services
@@ -39,6 +40,19 @@ def deliver(shop: InMemoryOrderService, event: Event, correlation_id: str = "sag
     envelope = envelope_for(event, correlation_id=correlation_id)
     Dispatcher(shop.unit_of_work, USE_CASES)(Decoded(envelope, event))
     return envelope
+
+
+def run_step(
+    shop: InMemoryOrderService, step: Callable[..., Event], command: Event, correlation_id="saga-1"
+) -> tuple[Event, Envelope]:
+    """Apply a saga's local step as the orchestrator does: in a unit of work that handles the
+    saga's reply in hand (its envelope is returned beside the step's answer)."""
+    in_hand = envelope_for(inventory.StockCommitted(order_id="-"), correlation_id=correlation_id)
+    with shop.unit_of_work() as uow:
+        uow.handling(in_hand)
+        answer = step(uow, command)
+        uow.commit()
+    return answer, in_hand
 
 
 def product(sku: str, version: int = 1, price: int = 1200, kind=inventory.ProductCreated, **fields):
@@ -104,7 +118,7 @@ def pending(shop, catalogue) -> str:
 
 @pytest.fixture
 def approved(shop, pending) -> str:
-    deliver(shop, orders.ApproveOrder(order_id=pending))
+    run_step(shop, services.approve_order, orders.ApproveOrder(order_id=pending))
     return pending
 
 
@@ -162,25 +176,28 @@ class TestPlacingAnOrder:
         assert shop.messages.outbox == [], "nothing announced"
 
 
-class TestSagaCommands:
-    def test_approving_moves_the_order_and_answers_the_saga(self, shop, pending):
-        command = deliver(shop, orders.ApproveOrder(order_id=pending), correlation_id="saga-7")
+class TestSagaSteps:
+    """Approving, rejecting and completing a cancellation: the sagas' local steps."""
+
+    def test_approving_moves_the_order_announces_it_and_answers_the_saga(self, shop, pending):
+        answer, in_hand = run_step(
+            shop, services.approve_order, orders.ApproveOrder(order_id=pending), "saga-7"
+        )
         assert order_of(shop, pending).status is OrderStatus.APPROVED
-        reply = emitted(shop, pending)[-1]
-        assert reply.type == "OrderApproved"
-        assert (reply.causation_id, reply.correlation_id) == (str(command.event_id), "saga-7")
+        assert answer == orders.OrderApproved(order_id=pending)
+        announced = emitted(shop, pending)[-1]
+        assert announced.type == "OrderApproved"
+        assert (announced.causation_id, announced.correlation_id) == (
+            str(in_hand.event_id),
+            "saga-7",
+        )
 
-    def test_a_redelivered_command_changes_nothing_and_answers_once(self, shop, pending):
-        command = orders.ApproveOrder(order_id=pending)
-        envelope = envelope_for(command, correlation_id="saga-1")
-        dispatch = Dispatcher(shop.unit_of_work, USE_CASES)
-        for _ in range(3):
-            dispatch(Decoded(envelope, command))
-        assert [e.type for e in emitted(shop, pending)] == ["OrderCreated", "OrderApproved"]
-
-    def test_a_second_approval_of_an_approved_order_changes_nothing(self, shop, approved):
+    def test_a_step_applied_again_changes_nothing_announces_once_and_answers_alike(
+        self, shop, approved
+    ):
         before = order_of(shop, approved)
-        deliver(shop, orders.ApproveOrder(order_id=approved))  # another message, same verdict
+        answer, _ = run_step(shop, services.approve_order, orders.ApproveOrder(order_id=approved))
+        assert answer == orders.OrderApproved(order_id=approved)
         assert order_of(shop, approved) == before
         assert [e.type for e in emitted(shop, approved)] == ["OrderCreated", "OrderApproved"]
 
@@ -196,24 +213,24 @@ class TestSagaCommands:
         ids=["v1", "v2"],
     )
     def test_a_rejection_in_either_version_records_its_reason(self, shop, pending, command):
-        sent = deliver(shop, command(pending))
+        answer, _ = run_step(shop, services.reject_order, command(pending))
         order = order_of(shop, pending)
         assert (order.status, order.rejection_reason) == (OrderStatus.REJECTED, "OUT_OF_STOCK")
-        reply = emitted(shop, pending)[-1]
-        assert (reply.type, reply.payload["reason"]) == ("OrderRejected", "OUT_OF_STOCK")
-        assert (reply.causation_id, reply.correlation_id) == (str(sent.event_id), "saga-1")
+        assert answer == orders.OrderRejected(order_id=pending, reason="OUT_OF_STOCK")
+        announced = emitted(shop, pending)[-1]
+        assert (announced.type, announced.payload["reason"]) == ("OrderRejected", "OUT_OF_STOCK")
 
-    def test_a_command_the_order_cannot_take_is_refused_and_leaves_no_trace(self, shop, pending):
-        deliver(shop, orders.RejectOrder(order_id=pending, reason="TIMEOUT"))
+    def test_a_step_the_order_cannot_take_is_refused_and_leaves_no_trace(self, shop, pending):
+        reject = orders.RejectOrder(order_id=pending, reason="TIMEOUT")
+        run_step(shop, services.reject_order, reject)
         with pytest.raises(InvalidTransition):
-            deliver(shop, orders.ApproveOrder(order_id=pending))
+            run_step(shop, services.approve_order, orders.ApproveOrder(order_id=pending))
         assert order_of(shop, pending).status is OrderStatus.REJECTED
         assert [e.type for e in emitted(shop, pending)] == ["OrderCreated", "OrderRejected"]
 
-    def test_a_command_for_an_unknown_order_is_refused(self, shop):
+    def test_a_step_for_an_unknown_order_is_refused(self, shop):
         with pytest.raises(OrderNotFound):
-            deliver(shop, orders.ApproveOrder(order_id="no-such-order"))
-        assert shop.messages.inbox == set()
+            run_step(shop, services.approve_order, orders.ApproveOrder(order_id="no-such-order"))
 
     def test_another_services_message_is_left_alone_and_unclaimed(self, shop, pending):
         claimed = set(shop.messages.inbox)
@@ -227,7 +244,9 @@ class TestCancelling:
         asked = cancel(shop, approved)
         assert (asked.status, asked.cancellation_requested) == (OrderStatus.APPROVED, True)
         assert cancel(shop, approved) == order_of(shop, approved), "asking again changes nothing"
-        command = deliver(shop, orders.CompleteCancellation(order_id=approved))
+        _, in_hand = run_step(
+            shop, services.complete_cancellation, orders.CompleteCancellation(order_id=approved)
+        )
         assert order_of(shop, approved).status is OrderStatus.CANCELLED
         assert [e.type for e in emitted(shop, approved)] == [
             "OrderCreated",
@@ -235,7 +254,7 @@ class TestCancelling:
             "OrderCancellationRequested",
             "OrderCancelled",
         ]
-        assert emitted(shop, approved)[-1].causation_id == str(command.event_id)
+        assert emitted(shop, approved)[-1].causation_id == str(in_hand.event_id)
         with pytest.raises(InvalidTransition):
             cancel(shop, approved)
 
@@ -251,7 +270,9 @@ class TestCancelling:
 
     def test_completing_a_cancellation_nobody_asked_for_is_refused(self, shop, approved):
         with pytest.raises(InvalidTransition):
-            deliver(shop, orders.CompleteCancellation(order_id=approved))
+            run_step(
+                shop, services.complete_cancellation, orders.CompleteCancellation(order_id=approved)
+            )
         assert order_of(shop, approved).status is OrderStatus.APPROVED
 
 
@@ -283,32 +304,6 @@ class TestCatalogue:
         assert entry_price(shop, "CUP-2") is None
         deliver(shop, product("CUP-2", version=4, price=99, kind=inventory.ProductUpdated))
         assert entry_price(shop, "CUP-2") == 99, "a newer version brings it back"
-
-
-def progress(order_id: str, version: int, state: str) -> sagas.SagaProgressed:
-    return sagas.SagaProgressed(
-        order_id=order_id,
-        saga_id="s-1",
-        saga_type="checkout",
-        state=state,
-        version=version,
-        steps=[{"name": f"step-{version}", "status": "STARTED", "at": "2026-01-01T00:00:00Z"}],
-    )
-
-
-class TestSagaViews:
-    def test_the_order_shows_its_newest_saga_progress(self, shop, pending):
-        for version, state in ((5, "RUNNING"), (9, "COMPLETED"), (7, "RUNNING")):
-            deliver(shop, progress(pending, version, state))
-        with shop.unit_of_work() as uow:
-            view = uow.saga_views.get(pending)
-        assert view is not None
-        assert (view["saga_id"], view["state"], view["steps"][0]["name"]) == (
-            "s-1",
-            "COMPLETED",
-            "step-9",
-        )
-        assert view["steps"][0]["at"] == "2026-01-01T00:00:00Z"
 
 
 class TestRateLimits:

@@ -10,20 +10,32 @@ from datetime import datetime, timedelta
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from contracts.sagas import SagaProgressed
+from contracts.sagas import SagaProgressed, SagaStep
 from eventing.envelope import Envelope
 from eventing.registry import Decoded, Event, envelope_for, registry
 from sagas.definitions import CHECKOUT, cancellation_saga, checkout_saga
 from sagas.framework.engine import SagaInstance
 from sagas.framework.fakes import InMemorySagaTables, InMemorySagaUnitOfWork
 from sagas.framework.orchestrator import Orchestrator
-from sagas.progress import saga_progressed
 from servicekit.dispatch import Dispatcher
 from servicekit.unit_of_work import Emitted, InMemoryMessageStore
 from tests.unit.sagas.checkout_messages import ORDER, T0
 
 TIMEOUT_S = 10.0
 UNSENT_ALERT_S = 300.0
+
+
+def saga_progressed(instance: SagaInstance, version: int) -> SagaProgressed:
+    """A progress event for the framework's `progress_event` (the shop itself announces none:
+    its order API reads each saga from the orchestrator's rows)."""
+    return SagaProgressed(
+        order_id=instance.key,
+        saga_id=instance.saga_id,
+        saga_type=instance.saga_type,
+        state=instance.state.value,
+        version=version,
+        steps=[SagaStep(name=e.step, status=e.status.value, at=e.at) for e in instance.log],
+    )
 
 
 @dataclass

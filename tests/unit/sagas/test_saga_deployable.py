@@ -1,10 +1,12 @@
 """The orchestrator as a deployable (no server): what it declares, the dispatcher's table its
-runtime builds, and its command line, which offers no `api`."""
+runtime builds (the order's own steps are local: no reply of theirs is awaited from a topic),
+and its command line, which offers no `api`."""
 
 from __future__ import annotations
 
 import pytest
 
+import order_service.deployable
 from contracts import inventory, orders, payment
 from eventing import topics
 from sagas.config import Settings
@@ -25,6 +27,12 @@ def test_the_orchestrator_is_the_checkout_saga_consuming_orders_reservations_and
     assert DEPLOYABLE.commands == ("migrate", "worker")
 
 
+def test_it_works_in_the_order_services_database_with_its_tables():
+    assert DEPLOYABLE.database_of == DEPLOYABLE.schema_package == "order_service"
+    assert DEPLOYABLE.tables == order_service.deployable.DEPLOYABLE.tables
+    assert DEPLOYABLE.unit_of_work is order_service.deployable.DEPLOYABLE.unit_of_work
+
+
 def test_its_starters_start_sagas_and_its_replies_advance_them_on_one_orchestrator(runtime):
     saga_orchestrator = orchestrator(runtime)
     table = runtime.dispatcher.use_cases
@@ -32,9 +40,11 @@ def test_its_starters_start_sagas_and_its_replies_advance_them_on_one_orchestrat
     assert orchestrator(runtime) is saga_orchestrator, "use cases, tasks and gauge share one"
     assert table[orders.OrderCreated] == saga_orchestrator.start
     assert table[orders.OrderCancellationRequested] == saga_orchestrator.start
-    for reply in (inventory.StockReserved, payment.PaymentDeclined, orders.OrderCancelled):
+    for reply in (inventory.StockReserved, payment.PaymentDeclined, inventory.StockReturned):
         assert table[reply] == saga_orchestrator.advance
-    assert orders.ApproveOrder not in table, "a command is the services' to apply"
+    for local in (orders.OrderApproved, orders.OrderRejected, orders.OrderCancelled):
+        assert local not in table, "a local step's reply never comes from a topic"
+    assert orders.ApproveOrder not in table, "a command is never consumed"
     assert list(DEPLOYABLE.tasks(runtime)) == ["timeouts"]
 
 

@@ -1,4 +1,0 @@
-from sagas.orm import metadata
-from servicekit.migrations import run_migrations
-
-run_migrations(metadata)
