@@ -7,20 +7,23 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from contracts import inventory, orders, sagas
+from contracts import inventory, orders
 from eventing import topics
 from eventing.envelope import Envelope
 from eventing.outbox import OutboxRelay
 from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.registry import Decoded, envelope_for
-from order_service import orm
+from eventing.registry import Decoded, Event, envelope_for
+from order_service import orm, services
 from order_service.config import Settings
 from order_service.deployable import DEPLOYABLE
+from sagas.definitions import cancellation_saga, checkout_saga
+from sagas.framework.engine import SagaEngine
 from servicekit.migrations import upgrade
 from tests.support.kafka_helpers import run_consumer_until
 
@@ -227,21 +230,37 @@ class TestCatalogueReadModel:
         assert price_of_one() == 650, "the newest event's price stays"
 
 
-class TestSagaCommands:
+def run_step(app, step, command, correlation_id="saga-1") -> Event:
+    """A saga's local step as the orchestrator runs it: in the unit of work of the saga's
+    reply in hand."""
+    in_hand = envelope_for(inventory.StockCommitted(order_id="-"), correlation_id=correlation_id)
+    with app.uow_factory() as uow:
+        uow.handling(in_hand)
+        answer = step(uow, command)
+        uow.commit()
+    return answer
+
+
+class TestSagaSteps:
+    """Approving, rejecting and completing a cancellation: the sagas' local steps, on the
+    order service's PostgreSQL."""
+
     def place(self, client) -> str:
         return post(client, body(("MUG-1", 1))).json["order_id"]
 
     def test_approve_then_cancel_moves_the_order_and_emits_each_event_once(
-        self, app, client, handle, catalogue
+        self, app, client, catalogue
     ):
         order_id = self.place(client)
         for _ in range(2):
-            deliver(handle, orders.ApproveOrder(order_id=order_id))
+            answer = run_step(app, services.approve_order, orders.ApproveOrder(order_id=order_id))
+            assert answer == orders.OrderApproved(order_id=order_id)
         assert client.get(f"/orders/{order_id}").json["status"] == "APPROVED"
         for _ in range(2):
             response = client.post(f"/orders/{order_id}/cancel")
             assert (response.status_code, response.json["status"]) == (202, "APPROVED")
-        deliver(handle, orders.CompleteCancellation(order_id=order_id))
+        complete = orders.CompleteCancellation(order_id=order_id)
+        run_step(app, services.complete_cancellation, complete)
         assert client.get(f"/orders/{order_id}").json["status"] == "CANCELLED"
         assert client.post(f"/orders/{order_id}/cancel").status_code == 409
         types = [e.type for e in outbox_events(app) if e.aggregate_id == order_id]
@@ -253,79 +272,44 @@ class TestSagaCommands:
         ]
 
     def test_a_rejection_records_the_reason_and_a_pending_order_cannot_be_cancelled(
-        self, app, client, handle, catalogue
+        self, app, client, catalogue
     ):
         order_id = self.place(client)
         assert client.post(f"/orders/{order_id}/cancel").status_code == 409
-        deliver(handle, orders.RejectOrder(order_id=order_id, reason="OUT_OF_STOCK"))
+        reject = orders.RejectOrder(order_id=order_id, reason="OUT_OF_STOCK")
+        run_step(app, services.reject_order, reject)
         order = client.get(f"/orders/{order_id}").json
         assert (order["status"], order["rejection_reason"]) == ("REJECTED", "OUT_OF_STOCK")
         [rejected] = [e for e in outbox_events(app) if e.type == "OrderRejected"]
-        assert rejected.correlation_id == "saga-1", "the reply answers the saga"
+        assert rejected.correlation_id == "saga-1", "it carries the saga's correlation"
 
-    def test_reject_order_v1_and_v2_through_kafka_are_both_applied(
-        self, app, client, catalogue, shop_topics
+    def test_the_order_shows_its_newest_saga_read_from_the_orchestrators_rows(
+        self, app, client, catalogue
     ):
-        """The upcast: the worker reads RejectOrder v1 (from the orchestrator) and v2 beside
-        it on the same topic, and applies each as the same rejection."""
-        by_v1, by_v2 = self.place(client), self.place(client)
-        publisher = KafkaPublisher(shop_topics)
-        for command in (
-            orders.RejectOrder(order_id=by_v1, reason="OUT_OF_STOCK"),
-            orders.RejectOrderV2(
-                order_id=by_v2,
-                rejection=orders.Rejection(code="PAYMENT_DECLINED", detail="card refused"),
-            ),
-        ):
-            envelope = envelope_for(command, correlation_id="saga-1")
-            publisher.publish(
-                [
-                    OutgoingMessage(
-                        shop_topics.qualify(topics.ORDER_COMMANDS),
-                        envelope.key(),
-                        envelope.to_bytes(),
-                    )
-                ]
-            )
-
-        def rejection(order_id: str) -> tuple[str, str | None]:
-            order = client.get(f"/orders/{order_id}").json
-            return order["status"], order["rejection_reason"]
-
-        run_consumer_until(
-            app.consumer(),
-            lambda: rejection(by_v1)[0] == rejection(by_v2)[0] == "REJECTED",
-            timeout_s=120,
-        )
-        assert rejection(by_v1) == ("REJECTED", "OUT_OF_STOCK")
-        assert rejection(by_v2) == ("REJECTED", "PAYMENT_DECLINED")
-        rejected = [e for e in outbox_events(app) if e.type == "OrderRejected"]
-        assert {(e.aggregate_id, e.payload["reason"]) for e in rejected} == {
-            (by_v1, "OUT_OF_STOCK"),
-            (by_v2, "PAYMENT_DECLINED"),
-        }
-
-    def test_the_order_shows_its_newest_saga_progress(self, client, handle, catalogue):
         order_id = self.place(client)
-        steps = [{"name": "reserve_stock", "status": "STARTED", "at": "2026-01-01T00:00:00Z"}]
-        for version, state in ((5, "RUNNING"), (9, "COMPLETED"), (7, "RUNNING")):
-            deliver(
-                handle,
-                sagas.SagaProgressed(
-                    order_id=order_id,
-                    saga_id="s-1",
-                    saga_type="checkout",
-                    state=state,
-                    version=version,
-                    steps=steps,
-                ),
-            )
-        saga = client.get(f"/orders/{order_id}").json["saga"]
-        assert (saga["saga_id"], saga["state"], saga["steps"][0]["name"]) == (
-            "s-1",
-            "COMPLETED",
-            "reserve_stock",
+        now = datetime.now(UTC)
+        checkout, _ = SagaEngine(checkout_saga()).start(
+            str(uuid.uuid4()), created_event(app, order_id), now
         )
+        cancellation, _ = SagaEngine(cancellation_saga()).start(
+            str(uuid.uuid4()), orders.OrderCancellationRequested(order_id=order_id), now
+        )
+        for saga in (checkout, cancellation):
+            with app.uow_factory() as uow:
+                assert uow.sagas.add(saga)
+                uow.commit()
+        shown = client.get(f"/orders/{order_id}").json["saga"]
+        assert (shown["saga_id"], shown["state"]) == (cancellation.saga_id, "RUNNING")
+        assert [step["name"] for step in shown["steps"]] == ["refund_payment"]
+        listed = client.get("/orders").json["items"]
+        assert {o["order_id"]: o["saga"]["saga_id"] for o in listed}[order_id] == (
+            cancellation.saga_id
+        )
+
+
+def created_event(app, order_id: str) -> orders.OrderCreated:
+    [created] = [e for e in outbox_events(app) if e.aggregate_id == order_id]
+    return orders.OrderCreated.model_validate(created.payload)
 
 
 def test_order_created_reaches_kafka_through_the_outbox(app, client, catalogue, shop_topics):
