@@ -65,8 +65,8 @@ OPERATOR_AUDIT = "operator.audit"
 RETIRED = frozenset({ORDER_COMMANDS, SAGA_PROGRESS})
 """Topics no one writes any more, kept so that what an older shop left in them can still be
 read, replayed or redriven: the orchestrator approves orders as a local step in the order
-service's database (no `orders.commands`), whose API reads each saga from the orchestrator's
-rows (no `sagas.progress`)."""
+service's database (no `orders.commands`; the order worker still applies what is left there),
+whose API reads each saga from the orchestrator's rows (no `sagas.progress`)."""
 
 _PRIMARY_TOPICS: tuple[TopicSpec, ...] = (
     _compacted(PRODUCTS),

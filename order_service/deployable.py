@@ -2,13 +2,17 @@
 tokens) and its worker, which keeps the catalogue from inventory's product events through the
 use cases `USE_CASES` names for their types. The orders' sagas run in the same database, in
 the orchestrator's own process (`sagas.deployable`), which approves, rejects and cancels
-orders as local steps."""
+orders as local steps.
+
+The worker still applies the order commands of the retired `orders.commands` topic, with the
+same use cases: what an orchestrator of the former shape sent before an upgrade is applied, not
+stranded, and an operator can redrive such a dead letter."""
 
 from __future__ import annotations
 
 from typing import cast
 
-from contracts import inventory
+from contracts import inventory, orders
 from eventing import topics
 from order_service import orm, services
 from order_service.api import OrderRateLimit, build_api
@@ -23,6 +27,10 @@ USE_CASES: UseCases[OrderUnitOfWork] = {
     inventory.ProductUpdated: services.apply_product,
     inventory.StockChanged: services.apply_product,
     inventory.ProductDeleted: services.apply_product_deleted,
+    orders.ApproveOrder: services.approve_order,
+    orders.RejectOrder: services.reject_order,
+    orders.RejectOrderV2: services.reject_order,  # read beside v1: see upcast_reject_order
+    orders.CompleteCancellation: services.complete_cancellation,
 }
 
 
@@ -42,7 +50,7 @@ DEPLOYABLE: Deployable[SqlOrderUnitOfWork] = Deployable(
     load_settings=load_settings,
     tables=MessageTables(outbox=orm.outbox, inbox=orm.inbox, holds=orm.holds),
     unit_of_work=SqlOrderUnitOfWork,
-    topics=(topics.PRODUCTS,),
+    topics=(topics.PRODUCTS, topics.ORDER_COMMANDS),
     use_cases=lambda runtime: USE_CASES,
     api=_api,
 )

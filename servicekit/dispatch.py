@@ -33,9 +33,10 @@ from servicekit.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
-UseCase = Callable[[U, Any], None]
+UseCase = Callable[[U, Any], object]
 """`use_case(uow, message)`: apply one message inside an open unit of work; the dispatcher
-commits it."""
+commits it (and ignores what it returns: a saga's local step, applied from a topic, answers
+with its reply)."""
 UseCases = Mapping[type[Event], UseCase[U]]
 """A deployable's handler table: message type -> the use case that applies it."""
 

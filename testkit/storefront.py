@@ -15,8 +15,9 @@ import requests
 from testkit.shop import ADMIN, CUSTOMER, Shop
 
 TERMINAL = {"APPROVED", "REJECTED", "CANCELLED"}
-#: The saga view on an order is a projection of `sagas.progress`, one hop behind the order's own
-#: status (the order is approved by the saga's last command, the saga completes on its reply).
+#: The saga states an order's saga view ends in. The order API reads it from the orchestrator's
+#: rows, written in the transaction that approves or rejects the order (a local step), so an
+#: order's terminal status and its saga's end are seen together.
 SAGA_SETTLED = {"COMPLETED", "ABORTED", "COMPENSATION_FAILED"}
 
 

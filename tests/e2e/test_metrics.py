@@ -147,7 +147,7 @@ def test_a_checkout_is_measured_from_order_to_approval_and_by_saga_outcome(shop)
 @pytest.mark.parametrize(
     "service, group, topic",
     [
-        ("order-service", "order-service", topics.ORDER_COMMANDS),
+        ("order-service", "order-service", topics.PRODUCTS),
         ("inventory-service", "inventory-service", topics.INVENTORY_COMMANDS),
         ("payment-service", "payment-service", topics.PAYMENT_COMMANDS),
         ("checkout-saga", "checkout-saga", topics.ORDERS),

@@ -104,7 +104,7 @@ def test_each_topic_names_who_sends_and_who_receives_it():
     assert actors("receive", topics.PRODUCTS) == {"order-service", "search-indexer"}
     for spec in topics.all_topics():
         if spec.name in topics.RETIRED:
-            assert not actors("send", spec.name) | actors("receive", spec.name), spec.name
+            assert not actors("send", spec.name), f"{spec.name} is retired"
         else:
             assert actors("send", spec.name), f"nobody sends to {spec.name}"
 
