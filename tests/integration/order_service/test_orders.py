@@ -283,6 +283,49 @@ class TestSagaSteps:
         [rejected] = [e for e in outbox_events(app) if e.type == "OrderRejected"]
         assert rejected.correlation_id == "saga-1", "it carries the saga's correlation"
 
+    def test_reject_order_v1_and_v2_through_kafka_are_both_applied(
+        self, app, client, catalogue, shop_topics
+    ):
+        """The retired `orders.commands`, still applied: what an orchestrator of the former
+        shape sent, RejectOrder v1 and v2 beside it, each applied as the same rejection (the
+        upcast)."""
+        by_v1, by_v2 = self.place(client), self.place(client)
+        publisher = KafkaPublisher(shop_topics)
+        for command in (
+            orders.RejectOrder(order_id=by_v1, reason="OUT_OF_STOCK"),
+            orders.RejectOrderV2(
+                order_id=by_v2,
+                rejection=orders.Rejection(code="PAYMENT_DECLINED", detail="card refused"),
+            ),
+        ):
+            envelope = envelope_for(command, correlation_id="saga-1")
+            publisher.publish(
+                [
+                    OutgoingMessage(
+                        shop_topics.qualify(topics.ORDER_COMMANDS),
+                        envelope.key(),
+                        envelope.to_bytes(),
+                    )
+                ]
+            )
+
+        def rejection(order_id: str) -> tuple[str, str | None]:
+            order = client.get(f"/orders/{order_id}").json
+            return order["status"], order["rejection_reason"]
+
+        run_consumer_until(
+            app.consumer(),
+            lambda: rejection(by_v1)[0] == rejection(by_v2)[0] == "REJECTED",
+            timeout_s=120,
+        )
+        assert rejection(by_v1) == ("REJECTED", "OUT_OF_STOCK")
+        assert rejection(by_v2) == ("REJECTED", "PAYMENT_DECLINED")
+        rejected = [e for e in outbox_events(app) if e.type == "OrderRejected"]
+        assert {(e.aggregate_id, e.payload["reason"]) for e in rejected} == {
+            (by_v1, "OUT_OF_STOCK"),
+            (by_v2, "PAYMENT_DECLINED"),
+        }
+
     def test_the_order_shows_its_newest_saga_read_from_the_orchestrators_rows(
         self, app, client, catalogue
     ):
