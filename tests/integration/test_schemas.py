@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from eventing.migration_steps import OUTBOX_VACUUM
 from servicekit import registry
 from servicekit.migrations import alembic_config, upgrade
 
@@ -69,3 +70,12 @@ def test_the_migrations_downgrade_to_nothing_and_upgrade_again(migrated):
     assert sa.inspect(engine).get_table_names() == ["alembic_version"]
     upgrade(migrations, url)
     assert set(sa.inspect(engine).get_table_names()) == {"alembic_version", *metadata.tables}
+
+
+def test_the_outbox_is_vacuumed_after_a_fixed_number_of_dead_rows(migrated):
+    engine, _, _ = migrated
+    with engine.connect() as connection:
+        options = connection.execute(
+            sa.text("SELECT reloptions FROM pg_class WHERE relname = 'outbox'")
+        ).scalar_one()
+    assert sorted(options) == sorted(OUTBOX_VACUUM.replace(" ", "").split(","))
