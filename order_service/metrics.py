@@ -1,5 +1,6 @@
 """Checkout's time to approved: from the order's creation (`POST /orders`) to its approval by
-the checkout saga, recorded when the approval commits in the order service."""
+the checkout saga, recorded when the approval commits (the saga's local step, so by the
+`checkout-saga` process)."""
 
 from __future__ import annotations
 

@@ -253,8 +253,8 @@ class Orchestrator:
     def _run_local_steps(
         self, uow: SagaUnitOfWork, instance: SagaInstance, commands: list[Event]
     ) -> list[Event]:
-        """Apply each local step the transition sent, here, and feed its reply back; what is
-        left is for the outbox."""
+        """Apply each local step the transition sent, here (a span of its own, as a remote
+        step's reply has), and feed its reply back; what is left is for the outbox."""
         engine = self.engines[instance.saga_type]
         while (
             commands
@@ -262,7 +262,8 @@ class Orchestrator:
             and instance.current_step in self.local_steps
         ):
             (command,) = commands
-            reply = self.local_steps[instance.current_step](uow, command)
+            with self._span(instance, "local"):
+                reply = self.local_steps[instance.current_step](uow, command)
             commands = engine.on_reply(instance, reply, self.clock())
         return commands
 

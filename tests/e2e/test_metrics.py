@@ -124,7 +124,7 @@ def test_a_checkout_is_measured_from_order_to_approval_and_by_saga_outcome(shop)
     ended = wait_terminal(shop, [approved, declined])
     assert (ended[approved]["status"], ended[declined]["status"]) == ("APPROVED", "REJECTED")
 
-    wait_total("checkout_time_to_approved_seconds_count", "order-service")
+    wait_total("checkout_time_to_approved_seconds_count", "checkout-saga")
     for outcome in ("COMPLETED", "ABORTED"):
         wait_total(
             "saga_duration_seconds_count",
