@@ -1,17 +1,18 @@
 """The keys dead letters hold back, read from (and released in) each consumer group's own
 database: `shopctl dlq list` shows what waits behind each letter, `shopctl dlq discard`
-releases it. A group's database is its service's, from the environment the service reads."""
+releases it. A group's database and hold tables are those its deployable declares (the
+orchestrator's are the order service's), from the environment the service reads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import import_module
 
 import sqlalchemy as sa
 
 from eventing.config import KafkaSettings
 from eventing.held import HoldStore
+from servicekit.deployable import deployable_of
 from shopctl.workers import WORKERS
 
 
@@ -41,9 +42,12 @@ class HoldStores:
         package = next((w.package for w in WORKERS if w.group == group), None)
         if package is None:
             return None
-        settings = import_module(f"{package}.config").load_settings()
+        deployable = deployable_of(package)
+        if deployable.tables is None:
+            return None
+        settings = deployable.load_settings()
         engine = sa.create_engine(settings.database_url, pool_size=1, max_overflow=0)
-        return HoldStore(engine, import_module(f"{package}.orm").holds, qualified_group)
+        return HoldStore(engine, deployable.tables.holds, qualified_group)
 
     def close(self) -> None:
         for store in self._stores.values():

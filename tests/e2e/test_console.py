@@ -20,6 +20,7 @@ import requests
 import sqlalchemy as sa
 
 from contracts import orders as order_messages
+from contracts import payment as payment_messages
 from eventing import topics
 from eventing.kafka_offsets import end_offsets, group_lag
 from eventing.kafka_reading import read_range
@@ -424,15 +425,17 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
     sku = create_product(shop, stock=5)
     order_id = place_order(shop, [(sku, 1)])
     assert wait_terminal(shop, [order_id], timeout_s=120)[order_id]["status"] == "APPROVED"
-    poison = envelope_for(order_messages.CompleteCancellation(order_id=order_id))
+    # A void sent after the capture: the payment service cannot apply it (nothing to void), so
+    # it is dead-lettered, and holds back the order's key in the payment service's group.
+    poison = envelope_for(payment_messages.VoidPayment(order_id=order_id))
     KafkaPublisher(shop.kafka).publish(
         [
             OutgoingMessage(
-                shop.kafka.qualify(topics.ORDER_COMMANDS), poison.key(), poison.to_bytes()
+                shop.kafka.qualify(topics.PAYMENT_COMMANDS), poison.key(), poison.to_bytes()
             )
         ]
     )
-    dlq = shop.kafka.qualify(topics.dead_letter_topic(topics.ORDER_COMMANDS))
+    dlq = shop.kafka.qualify(topics.dead_letter_topic(topics.PAYMENT_COMMANDS))
 
     def poisoned() -> list:
         return [
@@ -444,8 +447,8 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
     wait_for(lambda: bool(poisoned()), 120, "the command was not dead-lettered")
     [letter] = poisoned()
     at = dead_letters.position(letter)
-    # The customer cancels: the cancellation saga's own last command for the order waits
-    # behind the letter, which holds back its key.
+    # The customer cancels: the cancellation saga's refund for the order waits behind the
+    # letter, which holds back its key.
     cancelled = cancel(shop, order_id)
     assert cancelled.status_code == 202, cancelled.text
 
@@ -458,7 +461,7 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
     )
     assert order(shop, order_id)["status"] != "CANCELLED", "held, so not yet applied"
     shoot(page, screenshots, "dead-letter-held")
-    page.get_by_label("Why discard it").fill("sent before the customer asked to cancel")
+    page.get_by_label("Why discard it").fill("a void sent after the capture")
     page.get_by_role("button", name=re.compile("^Discard")).click()
     expect(page.locator(".flash.ok")).to_contain_text(
         re.compile(rf"discarded {at}: released [1-9]\d* held message")
@@ -470,5 +473,5 @@ def test_a_dead_letter_discarded_from_its_page_releases_what_it_held_back(
     )
     page.get_by_role("link", name="Audit log", exact=True).click()
     entry = page.locator("[data-testid=audit] tbody tr").filter(has_text="dlq.discard").first
-    expect(entry).to_contain_text("sent before the customer asked to cancel")
+    expect(entry).to_contain_text("a void sent after the capture")
     expect(entry).to_contain_text(f"console:{OPERATOR}")
