@@ -178,10 +178,11 @@ def test_the_saga_timeout_loop_keeps_expiring_sagas_after_a_postgres_restart(
 
 
 def test_an_api_answers_503_problem_json_while_postgres_is_down_and_2xx_once_it_is_back(
-    postgres, database, shop_topics
+    postgres, database, shop_topics, customer_tokens
 ):
     upgrade(Path("order_service/migrations"), database)
-    app = ORDERS.runtime(OrderSettings(database_url=database), shop_topics)
+    settings = OrderSettings(database_url=database, customer_tokens=customer_tokens.settings())
+    app = ORDERS.runtime(settings, shop_topics)
     client = app.flask_app().test_client()
     support = {"Authorization": f"Bearer {app.settings.admin_token}"}  # reads any customer's
     listing = {"query_string": {"customer_id": "c-1"}, "headers": support}
