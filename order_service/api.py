@@ -204,6 +204,7 @@ def build_api(
     admin_token: Callable[[], str],
     customer_tokens: CustomerTokenVerifier,
     rate_limit: OrderRateLimit,
+    start_saga: services.StartSaga,
 ) -> Api:
     api = Api(
         "order-service",
@@ -239,7 +240,7 @@ def build_api(
         placed = body.model_dump() | {"customer_id": customer_id}
         with uow_factory() as uow:
             try:
-                order, created = services.place_order(uow, key, placed)
+                order, created = services.place_order(uow, key, placed, start_saga)
             except UnknownProducts as error:
                 raise _unknown_products(error) from None
             except IdempotencyConflict:
@@ -305,7 +306,7 @@ def build_api(
         customer_id = caller.require_customer("cancelling an order")
         with uow_factory() as uow:
             try:
-                order = services.request_cancellation(uow, order_id, customer_id)
+                order = services.request_cancellation(uow, order_id, customer_id, start_saga)
             except OrderNotFound:
                 raise not_found("order", order_id) from None
             except InvalidTransition as error:

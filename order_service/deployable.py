@@ -1,8 +1,9 @@
 """The order service as a deployable: its API (checkout, with its rate limit and customer
 tokens) and its worker, which keeps the catalogue from inventory's product events through the
-use cases `USE_CASES` names for their types. The orders' sagas run in the same database, in
-the orchestrator's own process (`sagas.deployable`), which approves, rejects and cancels
-orders as local steps.
+use cases `USE_CASES` names for their types. The orders' sagas run in the same database: the
+API starts each in the transaction that places (or asks to cancel) its order, and the
+orchestrator's own process (`sagas.deployable`) carries them on, approving, rejecting and
+cancelling orders as local steps.
 
 The worker still applies the order commands of the retired `orders.commands` topic, with the
 same use cases: what an orchestrator of the former shape sent before an upgrade is applied, not
@@ -18,6 +19,8 @@ from order_service import orm, services
 from order_service.api import OrderRateLimit, build_api
 from order_service.config import Settings, load_settings
 from order_service.uow import OrderUnitOfWork, SqlOrderUnitOfWork
+from sagas import config as saga_config
+from sagas.deployable import build_orchestrator
 from servicekit.api import Api
 from servicekit.deployable import Deployable, MessageTables, Runtime
 from servicekit.dispatch import UseCases
@@ -36,11 +39,15 @@ USE_CASES: UseCases[OrderUnitOfWork] = {
 
 def _api(runtime: Runtime[SqlOrderUnitOfWork]) -> Api:
     settings = cast(Settings, runtime.settings)
+    sagas = build_orchestrator(
+        saga_config.load_settings(), runtime.uow_factory, runtime.meter_provider
+    )
     return build_api(
         runtime.uow_factory,
         lambda: settings.admin_token,
         runtime.customer_token_verifier(),
         OrderRateLimit(settings.rate_limit_orders, settings.rate_limit_window_s),
+        sagas.start,
     )
 
 

@@ -30,10 +30,18 @@ from order_service.uow import OrderUnitOfWork
 ProductState = inventory.ProductCreated | inventory.ProductUpdated | inventory.StockChanged
 """The catalogue events that carry a product's whole state (all but ProductDeleted)."""
 
+StartSaga = Callable[[OrderUnitOfWork, Event], None]
+"""Starts the saga an event begins (OrderCreated: checkout; OrderCancellationRequested:
+cancellation) in the unit of work that emits it: the order's orchestrator, whose rows are in the
+same database (`sagas.deployable.orchestrator_for`)."""
 
-def place_order(uow: OrderUnitOfWork, key: str, request: dict[str, Any]) -> tuple[Order, bool]:
-    """A new PENDING order priced from the catalogue, with OrderCreated emitted; or, for a key
-    used before with the same request, that order (False: not new)."""
+
+def place_order(
+    uow: OrderUnitOfWork, key: str, request: dict[str, Any], start_saga: StartSaga
+) -> tuple[Order, bool]:
+    """A new PENDING order priced from the catalogue, with OrderCreated emitted and its checkout
+    saga started in the same transaction; or, for a key used before with the same request, that
+    order (False: not new)."""
     requested = [(item["sku"], item["quantity"]) for item in request["items"]]
     items = price_items(requested, uow.catalogue.entries([sku for sku, _ in requested]))
     order = Order(
@@ -49,18 +57,18 @@ def place_order(uow: OrderUnitOfWork, key: str, request: dict[str, Any]) -> tupl
             raise IdempotencyConflict(key)
         return get_order(uow, earlier_order_id), False
     uow.orders.add(order)
-    uow.emit(
-        orders.OrderCreated(
-            order_id=order.order_id,
-            customer_id=order.customer_id,
-            payment_method=order.payment_method,
-            total_cents=order.total_cents,
-            items=[
-                {"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}
-                for i in items
-            ],
-        )
+    created = orders.OrderCreated(
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        payment_method=order.payment_method,
+        total_cents=order.total_cents,
+        items=[
+            {"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}
+            for i in items
+        ],
     )
+    uow.emit(created)
+    start_saga(uow, created)
     return order, True
 
 
@@ -71,9 +79,11 @@ def get_order(uow: OrderUnitOfWork, order_id: str, *, lock: bool = False) -> Ord
     return order
 
 
-def request_cancellation(uow: OrderUnitOfWork, order_id: str, customer_id: str) -> Order:
-    """Ask the cancel saga to undo an approved order; asking again changes nothing. Another
-    customer's order is as unknown to `customer_id` as one that does not exist."""
+def request_cancellation(
+    uow: OrderUnitOfWork, order_id: str, customer_id: str, start_saga: StartSaga
+) -> Order:
+    """Start the cancellation saga that undoes an approved order; asking again changes nothing.
+    Another customer's order is as unknown to `customer_id` as one that does not exist."""
     order = get_order(uow, order_id, lock=True)
     if order.customer_id != customer_id:
         raise OrderNotFound(order_id)
@@ -81,7 +91,9 @@ def request_cancellation(uow: OrderUnitOfWork, order_id: str, customer_id: str) 
         return order
     order = order.cancellation_asked()
     uow.orders.save(order)
-    uow.emit(orders.OrderCancellationRequested(order_id=order_id))
+    asked = orders.OrderCancellationRequested(order_id=order_id)
+    uow.emit(asked)
+    start_saga(uow, asked)
     return order
 
 

@@ -1,8 +1,11 @@
 """The saga orchestrator as a deployable: `checkout-saga`, the order service's own orchestrator
 (as FTGO's CreateOrderSaga lives in its order service), in the order service's database.
 
-It consumes the orders' topic (a new order starts its checkout saga, a requested cancellation
-its cancellation saga) and the reservations' and payments' replies. Approving, rejecting and
+The order API starts each saga in the transaction that places its order (checkout) or asks to
+cancel it (cancellation), so the first command is in the outbox with the order; the worker
+consumes the reservations' and payments' replies. Its handler table still starts a saga from
+its starter event, so `shopctl replay` of `orders.orders` through it starts any saga that is
+missing (one already started is left as it is). Approving, rejecting and
 cancelling the order are local steps (`LOCAL_STEPS`): applied in the transaction that applies
 the saga's reply, with no command and reply over Kafka, and an order's saga is read by the
 order API from the same rows the orchestrator writes. It has no API of its own; `shopctl
@@ -13,7 +16,9 @@ order), the timeout loop and the inbox pruner; its gauge counts the sagas in fli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+from opentelemetry.metrics import MeterProvider
 
 from eventing import topics
 from order_service import orm, services
@@ -36,9 +41,14 @@ LOCAL_STEPS: Mapping[str, LocalStep] = {
 """The steps the order service applies in the saga's own transaction, by step name."""
 
 
-def _build_orchestrator(runtime: SagaRuntime) -> Orchestrator:
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
+def build_orchestrator(
+    settings: Settings,
+    uow_factory: Callable[[], SqlOrderUnitOfWork],
+    meter_provider: MeterProvider | None = None,
+) -> Orchestrator:
+    """The shop's orchestrator on the order service's units of work, with the `SAGAS_` settings:
+    the worker's, and the order API's, which starts each saga in the transaction that places
+    (or asks to cancel) its order."""
     return Orchestrator(
         [
             checkout_saga(
@@ -54,11 +64,17 @@ def _build_orchestrator(runtime: SagaRuntime) -> Orchestrator:
                 retry_base_delay_s=settings.retry_base_delay_s,
             ),
         ],
-        uow_factory=runtime.uow_factory,
+        uow_factory=uow_factory,
         local_steps=LOCAL_STEPS,
         unsent_alert_s=settings.unsent_alert_s,
-        meter_provider=runtime.meter_provider,
+        meter_provider=meter_provider,
     )
+
+
+def _build_orchestrator(runtime: SagaRuntime) -> Orchestrator:
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    return build_orchestrator(settings, runtime.uow_factory, runtime.meter_provider)
 
 
 def orchestrator(runtime: SagaRuntime) -> Orchestrator:
@@ -86,7 +102,7 @@ DEPLOYABLE: Deployable[SqlOrderUnitOfWork] = Deployable(
     load_settings=load_settings,
     tables=MessageTables(outbox=orm.outbox, inbox=orm.inbox, holds=orm.holds),
     unit_of_work=SqlOrderUnitOfWork,
-    topics=(topics.ORDERS, topics.RESERVATIONS, topics.PAYMENTS),
+    topics=(topics.RESERVATIONS, topics.PAYMENTS),
     use_cases=_use_cases,
     tasks=_tasks,
     gauges=_gauges,

@@ -27,10 +27,16 @@ def _apps() -> dict[str, Flask]:
     def never_called():  # the docs page opens no unit of work
         raise AssertionError("no unit of work is needed")
 
+    def never_started(uow, event):  # nor starts a saga
+        raise AssertionError("no saga is started")
+
     return {
         "inventory": create_service_app(inventory_api(never_called, lambda: "token"), {}),
         "order": create_service_app(
-            order_api(never_called, lambda: "token", verifier, OrderRateLimit(60, 60)), {}
+            order_api(
+                never_called, lambda: "token", verifier, OrderRateLimit(60, 60), never_started
+            ),
+            {},
         ),
         "payment": create_service_app(payment_api(never_called, lambda: "token", verifier), {}),
         "search": search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused")),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,6 @@ from eventing.registry import Decoded, Event, envelope_for
 from order_service import orm, services
 from order_service.config import Settings
 from order_service.deployable import DEPLOYABLE
-from sagas.definitions import cancellation_saga, checkout_saga
-from sagas.framework.engine import SagaEngine
 from servicekit.migrations import upgrade
 from tests.support.kafka_helpers import run_consumer_until
 
@@ -115,9 +112,13 @@ class TestPlacingOrders:
             {"sku": "MUG-1", "quantity": 2, "unit_price_cents": 1200},
             {"sku": "PLATE-1", "quantity": 1, "unit_price_cents": 750},
         ]
-        assert order["saga"] == {"saga_id": None, "state": "NOT_STARTED", "steps": []}
-        [created] = [e for e in outbox_events(app) if e.type == "OrderCreated"]
-        assert (created.aggregate_id, created.payload["total_cents"]) == (order_id, 3150)
+        saga = order["saga"]
+        assert (saga["state"], [s["name"] for s in saga["steps"]]) == ("RUNNING", ["reserve_stock"])
+        created, reserve = [e for e in outbox_events(app) if e.aggregate_id == order_id]
+        assert (created.type, created.payload["total_cents"]) == ("OrderCreated", 3150)
+        assert (reserve.type, reserve.correlation_id) == ("ReserveStock", saga["saga_id"]), (
+            "the checkout saga started in the order's own transaction"
+        )
 
     def test_the_same_key_and_body_return_the_same_order_and_another_body_is_a_409(
         self, client, catalogue
@@ -266,10 +267,12 @@ class TestSagaSteps:
         types = [e.type for e in outbox_events(app) if e.aggregate_id == order_id]
         assert types == [
             "OrderCreated",
+            "ReserveStock",
             "OrderApproved",
             "OrderCancellationRequested",
+            "RefundPayment",
             "OrderCancelled",
-        ]
+        ], "each saga started once, with its order's event"
 
     def test_a_rejection_records_the_reason_and_a_pending_order_cannot_be_cancelled(
         self, app, client, catalogue
@@ -330,29 +333,17 @@ class TestSagaSteps:
         self, app, client, catalogue
     ):
         order_id = self.place(client)
-        now = datetime.now(UTC)
-        checkout, _ = SagaEngine(checkout_saga()).start(
-            str(uuid.uuid4()), created_event(app, order_id), now
-        )
-        cancellation, _ = SagaEngine(cancellation_saga()).start(
-            str(uuid.uuid4()), orders.OrderCancellationRequested(order_id=order_id), now
-        )
-        for saga in (checkout, cancellation):
-            with app.uow_factory() as uow:
-                assert uow.sagas.add(saga)
-                uow.commit()
+        checkout = client.get(f"/orders/{order_id}").json["saga"]
+        run_step(app, services.approve_order, orders.ApproveOrder(order_id=order_id))
+        assert client.post(f"/orders/{order_id}/cancel").status_code == 202
         shown = client.get(f"/orders/{order_id}").json["saga"]
-        assert (shown["saga_id"], shown["state"]) == (cancellation.saga_id, "RUNNING")
-        assert [step["name"] for step in shown["steps"]] == ["refund_payment"]
-        listed = client.get("/orders").json["items"]
-        assert {o["order_id"]: o["saga"]["saga_id"] for o in listed}[order_id] == (
-            cancellation.saga_id
+        assert shown["saga_id"] != checkout["saga_id"], "the cancellation, started last"
+        assert (shown["state"], [s["name"] for s in shown["steps"]]) == (
+            "RUNNING",
+            ["refund_payment"],
         )
-
-
-def created_event(app, order_id: str) -> orders.OrderCreated:
-    [created] = [e for e in outbox_events(app) if e.aggregate_id == order_id]
-    return orders.OrderCreated.model_validate(created.payload)
+        listed = client.get("/orders").json["items"]
+        assert {o["order_id"]: o["saga"]["saga_id"] for o in listed}[order_id] == (shown["saga_id"])
 
 
 def test_order_created_reaches_kafka_through_the_outbox(app, client, catalogue, shop_topics):

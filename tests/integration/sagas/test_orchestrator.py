@@ -1,8 +1,9 @@
-"""The orchestrator on the real Kafka and PostgreSQL, in the order service's database. The
-inventory and payment services are played by a scripted participant that answers commands
-through Kafka the way the services do (replies caused by the command, so they carry the saga's
-correlation id); approving or rejecting the order is the orchestrator's own local step, on the
-order's row. The full checkout across the real services is in tests/e2e.
+"""The orchestrator on the real Kafka and PostgreSQL, in the order service's database; each
+saga starts with its order, as the order API starts it. The inventory and payment services are
+played by a scripted participant that answers commands through Kafka the way the services do
+(replies caused by the command, so they carry the saga's correlation id); approving or
+rejecting the order is the orchestrator's own local step, on the order's row. The full checkout
+across the real services is in tests/e2e.
 
 Deadlines count from when the relay published a command: the tests that show it run the
 orchestrator without its relay (as in a broker outage, the commands stay in the outbox), and
@@ -193,12 +194,9 @@ def run_all(tasks: dict[str, Callable[[threading.Event], None]]):
     return stop, threads
 
 
-def start_order(app, kafka, order_id: str, payment_method: str = "tok_visa") -> None:
-    """A placed order: its row in the order service's database, and its OrderCreated published
-    straight to Kafka (the tests that hold the relay back still see the saga start)."""
-    with app.uow_factory() as uow:
-        uow.orders.add(Order(order_id, "c-1", payment_method, (LineItem("SKU-1", 1, 2500),)))
-        uow.commit()
+def start_order(app, order_id: str, payment_method: str = "tok_visa") -> None:
+    """A placed order, as the order API places it: its row, its OrderCreated and its checkout
+    saga (the first command in the outbox) in one transaction."""
     created = orders.OrderCreated(
         order_id=order_id,
         customer_id="c-1",
@@ -206,13 +204,11 @@ def start_order(app, kafka, order_id: str, payment_method: str = "tok_visa") -> 
         total_cents=2500,
         items=[{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 2500}],
     )
-    KafkaPublisher(kafka).publish(
-        [
-            OutgoingMessage(
-                kafka.qualify(topics.ORDERS), order_id.encode(), envelope_for(created).to_bytes()
-            )
-        ]
-    )
+    with app.uow_factory() as uow:
+        uow.orders.add(Order(order_id, "c-1", payment_method, (LineItem("SKU-1", 1, 2500),)))
+        uow.emit(created)
+        orchestrator(app).start(uow, created)
+        uow.commit()
 
 
 def wait_for_state(app, order_id, states, timeout_s=120.0) -> SagaInstance:
@@ -311,7 +307,7 @@ def running(saga_app, shop_topics, background):
 
 def test_a_checkout_runs_every_step_in_order_and_completes(saga_app, shop_topics, running):
     participant = running(happy)
-    start_order(saga_app, shop_topics, "order-happy")
+    start_order(saga_app, "order-happy")
 
     saga = wait_for_state(saga_app, "order-happy", {SagaState.COMPLETED})
     assert participant.command_names("order-happy") == HAPPY_COMMANDS
@@ -335,7 +331,7 @@ def test_an_unanswered_payment_times_out_and_compensates_and_a_late_reply_is_onl
         return happy(command)
 
     participant = running(silent_processor)
-    start_order(saga_app, shop_topics, "order-timeout", payment_method="tok_timeout")
+    start_order(saga_app, "order-timeout", payment_method="tok_timeout")
     saga = wait_for_state(saga_app, "order-timeout", {SagaState.ABORTED})
 
     assert without_resends(participant.command_names("order-timeout")) == [
@@ -372,7 +368,7 @@ def test_a_saga_parked_on_an_unanswered_release_finishes_when_the_answer_comes_l
         return happy(command)
 
     participant = running(inventory_down_for_releases)
-    start_order(saga_app, shop_topics, "order-parked")
+    start_order(saga_app, "order-parked")
     wait_for_state(saga_app, "order-parked", {SagaState.COMPENSATION_FAILED})
 
     release = participant.envelopes[("order-parked", "ReleaseStock")]
@@ -402,7 +398,7 @@ def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, sho
         return replies
 
     participant = running(twice_and_stale)
-    start_order(saga_app, shop_topics, "order-noisy")
+    start_order(saga_app, "order-noisy")
     saga = wait_for_state(saga_app, "order-noisy", {SagaState.COMPLETED})
 
     assert participant.command_names("order-noisy") == HAPPY_COMMANDS, "no step ran twice"
@@ -423,7 +419,7 @@ def test_duplicate_and_reordered_replies_through_kafka_are_ignored(saga_app, sho
 
 def test_two_writers_of_one_saga_cannot_both_advance_it(saga_app, shop_topics, running):
     running(happy)
-    start_order(saga_app, shop_topics, "order-race")
+    start_order(saga_app, "order-race")
     wait_for_state(saga_app, "order-race", {SagaState.COMPLETED})
     with saga_app.uow_factory() as first, saga_app.uow_factory() as second:
         mine = first.sagas.find("checkout", "order-race")
@@ -440,7 +436,7 @@ def test_an_unpublished_command_does_not_time_out_and_its_clock_starts_at_its_pu
     saga_app, shop_topics, running, background, metric_reader
 ):
     participant = running(silent_inventory, without=("relay",))
-    start_order(saga_app, shop_topics, "order-unsent")
+    start_order(saga_app, "order-unsent")
     waiting = wait_for_state(saga_app, "order-unsent", {SagaState.RUNNING})
     command_id = waiting.awaited_command_id
     assert command_id is not None, "the saga names the command it awaits"
@@ -474,7 +470,7 @@ def test_a_command_unpublished_past_the_unsent_bound_is_reported_once_and_not_re
 ):
     caplog.set_level(logging.ERROR, logger="sagas.framework.orchestrator")
     running(happy, without=("relay",))
-    start_order(saga_app, shop_topics, "order-stuck")
+    start_order(saga_app, "order-stuck")
 
     assert wait_for(lambda: unsent_reports(metric_reader), 60, "a report") == {"reserve_stock": 1}
     saga = find_saga(saga_app, "order-stuck")
@@ -499,7 +495,7 @@ def test_a_payment_that_gets_no_reply_is_resent_its_attempts_then_compensated(
         return happy(command)
 
     participant = running(silent_processor)
-    start_order(saga_app, shop_topics, "order-silent", payment_method="tok_timeout")
+    start_order(saga_app, "order-silent", payment_method="tok_timeout")
     saga = wait_for_state(saga_app, "order-silent", {SagaState.ABORTED})
 
     copies = participant.copies_of("order-silent", "AuthorizePayment")
@@ -528,7 +524,7 @@ def test_a_declined_payment_is_not_retried(saga_app, shop_topics, running):
         return happy(command)
 
     participant = running(declining)
-    start_order(saga_app, shop_topics, "order-declined", payment_method="tok_declined")
+    start_order(saga_app, "order-declined", payment_method="tok_declined")
     saga = wait_for_state(saga_app, "order-declined", {SagaState.ABORTED})
 
     assert participant.command_names("order-declined") == [

@@ -17,7 +17,9 @@ from order_service import services
 from order_service.api import OrderRateLimit, build_api
 from order_service.deployable import USE_CASES
 from order_service.fakes import InMemoryOrderService
+from sagas.config import Settings as SagaSettings
 from sagas.definitions import cancellation_saga, checkout_saga
+from sagas.deployable import build_orchestrator
 from sagas.framework.engine import SagaEngine
 from servicekit.app import create_service_app
 from servicekit.customer_tokens import CustomerTokenVerifier
@@ -56,6 +58,7 @@ def client_of(shop: InMemoryOrderService, customer: str | None = "c-1") -> Flask
         lambda: ADMIN_TOKEN,
         CustomerTokenVerifier.from_settings(TOKENS.settings()),
         OrderRateLimit(LIMIT, 100_000_000),
+        build_orchestrator(SagaSettings(), shop.unit_of_work).start,
     )
     client = create_service_app(api, {}).test_client()
     authorization = (
@@ -112,7 +115,7 @@ def test_a_refused_order_counts_towards_the_rate_limit(client):
     assert post(client).status_code == 429
 
 
-def test_an_order_reads_back_priced_with_its_saga_not_started(client):
+def test_an_order_reads_back_priced_with_its_checkout_saga_started_with_it(shop, client):
     order_id = post(client, quantity=2).json["order_id"]
     order = client.get(f"/orders/{order_id}").json
     assert (order["status"], order["total_cents"], order["customer_id"]) == (
@@ -120,7 +123,12 @@ def test_an_order_reads_back_priced_with_its_saga_not_started(client):
         2400,
         "c-1",
     )
-    assert order["saga"] == {"saga_id": None, "state": "NOT_STARTED", "steps": []}
+    saga = order["saga"]
+    assert saga["state"] == "RUNNING"
+    assert [(s["name"], s["status"]) for s in saga["steps"]] == [("reserve_stock", "STARTED")]
+    sent = [e.envelope for e in shop.messages.outbox if e.envelope.aggregate_id == order_id]
+    assert [e.type for e in sent] == ["OrderCreated", "ReserveStock"], "in one transaction"
+    assert sent[1].correlation_id == saga["saga_id"]
 
 
 def test_an_order_shows_its_newest_saga_read_from_the_orchestrators_rows(shop, client):
@@ -177,7 +185,13 @@ def test_only_an_approved_order_can_be_cancelled_and_asking_twice_is_the_same(sh
         response = client.post(f"/orders/{order_id}/cancel")
         assert (response.status_code, response.json["status"]) == (202, "APPROVED")
     types = [e.envelope.type for e in shop.messages.outbox if e.envelope.aggregate_id == order_id]
-    assert types == ["OrderCreated", "OrderApproved", "OrderCancellationRequested"]
+    assert types == [
+        "OrderCreated",
+        "ReserveStock",
+        "OrderApproved",
+        "OrderCancellationRequested",
+        "RefundPayment",
+    ], "the cancellation saga started once, with the first request"
 
 
 def test_a_customers_orders_are_listed_newest_first_in_pages(client):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts import inventory, orders
+from eventing import topics
 from eventing.envelope import Envelope
 from eventing.registry import Decoded, Event, envelope_for
 from order_service import services
@@ -27,6 +28,9 @@ from order_service.domain import (
     UnknownProducts,
 )
 from order_service.fakes import InMemoryOrderService
+from sagas.config import Settings as SagaSettings
+from sagas.deployable import build_orchestrator
+from sagas.framework.orchestrator import Orchestrator
 from servicekit.dispatch import Dispatcher
 
 
@@ -81,9 +85,14 @@ def request(*items: tuple[str, int], customer: str = "c-1", method: str = "tok_v
 
 def place(shop: InMemoryOrderService, key: str, body: dict) -> tuple[Order, bool]:
     with shop.unit_of_work() as uow:
-        placed = services.place_order(uow, key, body)
+        placed = services.place_order(uow, key, body, sagas_of(shop).start)
         uow.commit()
     return placed
+
+
+def sagas_of(shop: InMemoryOrderService) -> Orchestrator:
+    """The shop's orchestrator on the fake: what the order API starts sagas with."""
+    return build_orchestrator(SagaSettings(), shop.unit_of_work)
 
 
 def order_of(shop: InMemoryOrderService, order_id: str) -> Order:
@@ -92,14 +101,17 @@ def order_of(shop: InMemoryOrderService, order_id: str) -> Order:
 
 
 def emitted(shop: InMemoryOrderService, order_id: str) -> list[Envelope]:
+    """What the order service announced of the order (its sagas' commands left out)."""
     return [
-        item.envelope for item in shop.messages.outbox if item.envelope.aggregate_id == order_id
+        item.envelope
+        for item in shop.messages.outbox
+        if item.envelope.aggregate_id == order_id and item.topic == topics.ORDERS
     ]
 
 
 def cancel(shop: InMemoryOrderService, order_id: str, customer: str = "c-1") -> Order:
     with shop.unit_of_work() as uow:
-        order = services.request_cancellation(uow, order_id, customer)
+        order = services.request_cancellation(uow, order_id, customer, sagas_of(shop).start)
         uow.commit()
     return order
 
@@ -137,6 +149,9 @@ class TestPlacingAnOrder:
             {"sku": "PLATE-1", "quantity": 1, "unit_price_cents": 750},
         ]
         assert announced.causation_id is None, "a request, not a message, caused it"
+        with shop.unit_of_work() as uow:
+            saga = uow.sagas.find("checkout", order.order_id)
+        assert saga is not None and saga.current_step == "reserve_stock", "started with it"
 
     def test_the_same_key_and_request_give_back_the_first_order_and_announce_nothing_more(
         self, shop, catalogue
@@ -150,7 +165,8 @@ class TestPlacingAnOrder:
         again, created_again = place(shop, "k-1", reordered)
         assert (created, created_again) == (True, False)
         assert again == order_of(shop, first.order_id)
-        assert [e.envelope.type for e in shop.messages.outbox] == ["OrderCreated"]
+        types = [e.envelope.type for e in shop.messages.outbox]
+        assert types == ["OrderCreated", "ReserveStock"], "one order, one checkout saga"
 
     def test_the_same_key_with_another_request_is_a_conflict_that_changes_nothing(
         self, shop, catalogue

@@ -21,9 +21,9 @@ def runtime():
     runtime.engine.dispose()
 
 
-def test_the_orchestrator_is_the_checkout_saga_consuming_orders_reservations_and_payments():
+def test_the_orchestrator_is_the_checkout_saga_consuming_the_participants_replies():
     assert DEPLOYABLE.name == DEPLOYABLE.consumer_group == "checkout-saga"
-    assert DEPLOYABLE.topics == (topics.ORDERS, topics.RESERVATIONS, topics.PAYMENTS)
+    assert DEPLOYABLE.topics == (topics.RESERVATIONS, topics.PAYMENTS), "sagas start in the API"
     assert DEPLOYABLE.commands == ("migrate", "worker")
 
 
