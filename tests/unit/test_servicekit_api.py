@@ -235,11 +235,14 @@ def _service_documents() -> dict[str, dict]:
     def never_called():  # building a document opens no unit of work
         raise AssertionError("no unit of work is needed")
 
+    def never_started(uow, event):  # nor starts a saga
+        raise AssertionError("no saga is started")
+
     search = search_app(Settings(), ProductIndex(client("http://127.0.0.1:1"), "unused"))
     return {
         "inventory": inventory_api(never_called, lambda: "token").openapi(),
         "order": order_api(
-            never_called, lambda: "token", verifier, OrderRateLimit(60, 60)
+            never_called, lambda: "token", verifier, OrderRateLimit(60, 60), never_started
         ).openapi(),
         "payment": payment_api(never_called, lambda: "token", verifier).openapi(),
         "search": search.test_client().get("/openapi.json").json,
