@@ -310,7 +310,10 @@ cluster): their CPU is not the measured system's."""
 
 
 def database_names(shop: Shop) -> list[str]:
-    return [sa.make_url(shop.env[entry.database_url_variable]).database or "" for entry in SERVICES]
+    """The shop's databases (the orchestrator's is the order service's, or, in a baseline of
+    the former shape, its own)."""
+    names = {sa.make_url(shop.env[entry.database_url_variable]).database for entry in SERVICES}
+    return sorted(name or "" for name in names)
 
 
 class Meter:

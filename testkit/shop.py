@@ -7,6 +7,7 @@ again mid-test.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 
 import requests
 
@@ -211,12 +213,37 @@ def startup_deadline_s(processes: int) -> float:
     return max(180.0, 20.0 * processes)
 
 
-def process_names(workers: int = 1) -> list[str]:
+def shop_registry(source: Path = REPO) -> ModuleType:
+    """The registry of deployables of the source tree a shop runs (`servicekit/registry.py`,
+    data only): this tree's, or an earlier commit's for `bench.ab`'s baseline, whose shop may
+    have another shape (the orchestrator had a database of its own before it moved into the
+    order service's)."""
+    if source.resolve() == REPO.resolve():
+        return registry
+    path = source / "servicekit" / "registry.py"
+    spec = importlib.util.spec_from_file_location(f"_registry_of_{abs(hash(source))}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
+
+
+def services_of(shop_shape: ModuleType) -> tuple[registry.Entry, ...]:
+    """The deployables a shop of that registry runs: each that works in a database."""
+    return tuple(
+        each
+        for each in shop_shape.SHOP
+        if each.database or getattr(each, "database_of", None) is not None
+    )
+
+
+def process_names(workers: int = 1, source: Path = REPO) -> list[str]:
     names = []
-    for entry in SERVICES:
+    for entry in services_of(shop_registry(source)):
         for process in entry.processes:
             names.append(f"{entry.package}:{process.role}")
-            if process.role is registry.Role.WORKER:
+            if process.role == registry.Role.WORKER:  # a str enum, of either registry
                 names.extend(f"{entry.package}:worker:{n}" for n in range(2, workers + 1))
     return names
 
@@ -265,11 +292,11 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
     shop = Shop(kafka, env, source=options.source)
     env.update(shop.tokens.env())
     env.update(options.extra_env)
-    for entry in SERVICES:
-        if entry.database_of is not None:
-            env[entry.database_url_variable] = env[
-                registry.entry(entry.database_of).database_url_variable
-            ]
+    shape = shop_registry(options.source)
+    for entry in services_of(shape):
+        owner = getattr(entry, "database_of", None)
+        if owner is not None:
+            env[entry.database_url_variable] = env[shape.entry(owner).database_url_variable]
         else:
             engine = stack.enter_context(
                 scratch_database(pool_size=2, url_template=servers.postgres_url_template)
@@ -292,7 +319,7 @@ def run_shop(stack: ExitStack, options: ShopOptions | None = None) -> Shop:
             elasticsearch_url=servers.elasticsearch_url,
         )
     stack.callback(stop_all)
-    names = process_names(options.workers)
+    names = process_names(options.workers, options.source)
     if options.search_api:
         names.append(f"{SEARCH.package}:{registry.Role.API}")
     for name in names:
