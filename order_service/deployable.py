@@ -58,6 +58,9 @@ DEPLOYABLE: Deployable[SqlOrderUnitOfWork] = Deployable(
     tables=MessageTables(outbox=orm.outbox, inbox=orm.inbox, holds=orm.holds),
     unit_of_work=SqlOrderUnitOfWork,
     topics=(topics.PRODUCTS, topics.ORDER_COMMANDS),
+    # The orchestrator's worker relays the outbox the two share: it writes most of its rows,
+    # and checkouts need it running anyway.
+    relays_outbox=False,
     use_cases=lambda runtime: USE_CASES,
     api=_api,
 )

@@ -81,6 +81,10 @@ class Deployable(Generic[U]):
     unit_of_work: Callable[[sessionmaker[Session], Outbox, Inbox], U] | None = None
     topics: tuple[str, ...] = ()
     """The logical topics its worker consumes (none: a worker that only relays its outbox)."""
+    relays_outbox: bool = True
+    """Whether its worker runs the relay of its outbox. False when another deployable's worker
+    relays the outbox of the database they share: two relays of one outbox would both wake for
+    every row written, and the one that finds it taken makes an empty pass."""
     use_cases: Callable[[Runtime[U]], UseCases[U]] = field(default=lambda runtime: {})
     """Its handler table, built once the runtime exists (a use case may need a dependency
     such as the payment processor)."""
@@ -227,7 +231,8 @@ class Runtime(Generic[U]):
         tasks: dict[str, Task] = {}
         if self.deployable.topics:
             tasks["consumer"] = self.consumer().run
-        tasks["relay"] = self.relay().run
+        if self.deployable.relays_outbox:
+            tasks["relay"] = self.relay().run
         tasks.update(self.deployable.tasks(self))
         if self.deployable.topics:
             tasks["inbox-pruner"] = self.inbox_pruner().run

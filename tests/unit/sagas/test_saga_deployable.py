@@ -31,6 +31,8 @@ def test_it_works_in_the_order_services_database_with_its_tables():
     assert DEPLOYABLE.database_of == DEPLOYABLE.schema_package == "order_service"
     assert DEPLOYABLE.tables == order_service.deployable.DEPLOYABLE.tables
     assert DEPLOYABLE.unit_of_work is order_service.deployable.DEPLOYABLE.unit_of_work
+    assert DEPLOYABLE.relays_outbox, "the shared outbox's one relay is the orchestrator's"
+    assert not order_service.deployable.DEPLOYABLE.relays_outbox
 
 
 def test_its_starters_start_sagas_and_its_replies_advance_them_on_one_orchestrator(runtime):
