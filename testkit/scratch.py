@@ -23,7 +23,9 @@ from servicekit.migrations import upgrade
 POSTGRES_URL_TEMPLATE = os.environ.get(
     "TEST_POSTGRES_URL_TEMPLATE", "postgresql://eventshop:eventshop@127.0.0.1:5432/{database}"
 )
-SERVICE_DATABASES = ("orders", "inventory", "payments", "sagas")
+SERVICE_DATABASES = ("orders", "inventory", "payments")
+"""What `infra/postgres` creates: one per service that owns a database (the orchestrator works
+in the order service's)."""
 
 
 def postgres_url(database: str, template: str = POSTGRES_URL_TEMPLATE) -> str:

@@ -150,7 +150,7 @@ def test_a_checkout_is_measured_from_order_to_approval_and_by_saga_outcome(shop)
         ("order-service", "order-service", topics.PRODUCTS),
         ("inventory-service", "inventory-service", topics.INVENTORY_COMMANDS),
         ("payment-service", "payment-service", topics.PAYMENT_COMMANDS),
-        ("checkout-saga", "checkout-saga", topics.ORDERS),
+        ("checkout-saga", "checkout-saga", topics.PAYMENTS),
     ],
 )
 def test_every_worker_reports_its_consumption_lag_and_outbox(shop, service, group, topic):
