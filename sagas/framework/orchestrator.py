@@ -55,9 +55,8 @@ ProgressEvent = Callable[[SagaInstance, int], Event]
 Transition = Callable[[SagaInstance], list[Event]]
 LocalStep = Callable[[Any, Any], Event]
 """`step(uow, command)`: applies a local step's command in the saga's unit of work (of the
-service's own type) and returns the step's reply
-(the same reply for a command applied before: an order already approved answers
-OrderApproved again)."""
+service's own type) and returns the step's reply, the same for a command applied before (an
+order already approved answers OrderApproved again)."""
 _RUNS_FORWARD = frozenset({SagaState.RUNNING, SagaState.ABORTING})
 
 
