@@ -5,7 +5,6 @@ Prometheus."""
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
 import pytest
@@ -18,6 +17,8 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from testkit.conditions import wait_for
 
 pytestmark = pytest.mark.integration
 JAEGER = os.environ.get("JAEGER_QUERY_URL", "http://127.0.0.1:16686")
@@ -45,16 +46,17 @@ def test_an_exported_trace_is_served_by_the_query_api(exporter):
         trace_id = f"{parent.get_span_context().trace_id:032x}"
     provider.shutdown()
 
-    deadline = time.monotonic() + 15
-    while True:
+    def both_spans() -> dict | None:
+        """The trace once both spans are stored: Jaeger's pipeline batches what it receives,
+        so one span of a trace can be served before the other."""
         response = requests.get(f"{JAEGER}/api/traces/{trace_id}", timeout=5)
-        if response.ok and response.json().get("data"):
-            break
-        assert time.monotonic() < deadline, response.text[:200]
-        time.sleep(0.3)
-    trace = response.json()["data"][0]
+        data = response.json().get("data") if response.ok else None
+        if not data or {span["operationName"] for span in data[0]["spans"]} != {"parent", "child"}:
+            return None
+        return data[0]
+
+    trace = wait_for(both_spans, 60, f"both spans of trace {trace_id} in Jaeger")
     spans = {span["operationName"]: span for span in trace["spans"]}
-    assert set(spans) == {"parent", "child"}
     assert spans["child"]["references"][0]["spanID"] == spans["parent"]["spanID"]
     assert {p["serviceName"] for p in trace["processes"].values()} == {service}
 
@@ -70,12 +72,10 @@ def test_an_exported_counter_is_served_to_prometheus():
     provider.shutdown()  # exports what was counted
 
     expected = f'smoke_events_total{{job="{service}",kind="test"}} 3'
-    deadline = time.monotonic() + 15
-    while True:
+
+    def served() -> list[str]:
         lines = requests.get(METRICS_URL, timeout=5).text.splitlines()
-        if any(line.startswith("smoke_events_total") and service in line for line in lines):
-            break
-        assert time.monotonic() < deadline, f"no {expected} at {METRICS_URL}"
-        time.sleep(0.3)
-    [line] = [line for line in lines if line.startswith("smoke_events_total") and service in line]
+        return [line for line in lines if line.startswith("smoke_events_total") and service in line]
+
+    [line] = wait_for(served, 60, f"{expected} at {METRICS_URL}")
     assert line.endswith(" 3") and 'kind="test"' in line
