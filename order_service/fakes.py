@@ -30,7 +30,7 @@ from order_service.ports import (
     RateLimits,
 )
 from order_service.uow import OrderUnitOfWork
-from sagas.framework.fakes import CommandInOutbox, InMemorySagaStore, InMemorySagaTables
+from sagas.framework.fakes import InMemorySagaStore, InMemorySagaTables
 from servicekit.unit_of_work import InMemoryMessageStore, InMemoryUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -96,9 +96,7 @@ class InMemoryOrderUnitOfWork(InMemoryUnitOfWork, OrderUnitOfWork):
 
     def add_to_outbox(self, topic: str, envelope: Envelope) -> None:
         super().add_to_outbox(topic, envelope)
-        self.service.tables.sagas.outbox[str(envelope.event_id)] = CommandInOutbox(
-            envelope.type, self.service.clock()
-        )
+        self.service.tables.sagas.written(envelope, self.service.clock())
 
     def _snapshot(self) -> OrderTables:
         return copy.deepcopy(self.service.tables)

@@ -33,7 +33,7 @@ ProductState = inventory.ProductCreated | inventory.ProductUpdated | inventory.S
 StartSaga = Callable[[OrderUnitOfWork, Event], None]
 """Starts the saga an event begins (OrderCreated: checkout; OrderCancellationRequested:
 cancellation) in the unit of work that emits it: the order's orchestrator, whose rows are in the
-same database (`sagas.deployable.orchestrator_for`)."""
+same database (`sagas.deployable.build_orchestrator`)."""
 
 
 def place_order(

@@ -230,12 +230,11 @@ def shop_registry(source: Path = REPO) -> ModuleType:
 
 
 def services_of(shop_shape: ModuleType) -> tuple[registry.Entry, ...]:
-    """The deployables a shop of that registry runs: each that works in a database."""
-    return tuple(
-        each
-        for each in shop_shape.SHOP
-        if each.database or getattr(each, "database_of", None) is not None
-    )
+    """The deployables a shop of that registry runs: each that works in a database (a registry
+    from before `on_databases` had only owners)."""
+    if hasattr(shop_shape, "on_databases"):
+        return shop_shape.on_databases()
+    return shop_shape.with_database()
 
 
 def process_names(workers: int = 1, source: Path = REPO) -> list[str]:

@@ -63,6 +63,10 @@ class InMemorySagaTables:
             self.outbox[event_id].published_at = at
         return len(unpublished)
 
+    def written(self, envelope: Envelope, at: datetime) -> None:
+        """What the outbox insert does: the row of `envelope`, written at `at`, unpublished."""
+        self.outbox[str(envelope.event_id)] = CommandInOutbox(envelope.type, at)
+
     def prune(self, event_id: str) -> None:
         """What the outbox pruner does to a published row."""
         self.outbox.pop(event_id, None)
@@ -203,7 +207,7 @@ class InMemorySagaUnitOfWork(InMemoryUnitOfWork, SagaUnitOfWork):
 
     def add_to_outbox(self, topic: str, envelope: Envelope) -> None:
         super().add_to_outbox(topic, envelope)
-        self.tables.outbox[str(envelope.event_id)] = CommandInOutbox(envelope.type, self.clock())
+        self.tables.written(envelope, self.clock())
 
     def _snapshot(self) -> Any:
         return copy.deepcopy((self.tables.sagas, self.tables.outbox))

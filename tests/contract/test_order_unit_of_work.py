@@ -24,6 +24,7 @@ from tests.contract.order_adapters import (  # noqa: F401 (the fixtures)
     fresh_id,
     order_database_fixture,
 )
+from tests.support.order_messages import product_created
 
 
 def new_order() -> Order:
@@ -61,21 +62,6 @@ def checkout_of(order: Order) -> SagaInstance:
         str(uuid.uuid4()), orders.OrderCreated(**created(order)), utc_now()
     )
     return saga
-
-
-def product_created(sku: str) -> inventory.ProductCreated:
-    return inventory.ProductCreated(
-        sku=sku,
-        version=1,
-        name=f"Product {sku}",
-        description="",
-        category="k",
-        price_cents=100,
-        attributes={},
-        stock_on_hand=1,
-        stock_reserved=0,
-        stock_available=1,
-    )
 
 
 class TestTransactions:

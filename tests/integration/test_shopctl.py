@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from contracts import inventory
 from eventing import topics
 from eventing.consumer import EventConsumer
 from eventing.kafka_offsets import consumer_groups
@@ -25,27 +24,13 @@ from servicekit.migrations import upgrade
 from testkit import ledger
 from testkit.cli import run_shopctl
 from tests.support.kafka_helpers import read_topic, run_consumer_until
+from tests.support.order_messages import product_created
 
 pytestmark = pytest.mark.integration
 
 
 def shopctl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return run_shopctl(*args, env=env)
-
-
-def product_created(sku: str) -> inventory.ProductCreated:
-    return inventory.ProductCreated(
-        sku=sku,
-        version=1,
-        name=f"Product {sku}",
-        description="",
-        category="c",
-        price_cents=100,
-        attributes={},
-        stock_on_hand=1,
-        stock_reserved=0,
-        stock_available=1,
-    )
 
 
 def test_a_bounded_replay_applies_only_its_window_through_the_groups_own_handler(

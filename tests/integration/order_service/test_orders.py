@@ -17,12 +17,13 @@ from eventing import topics
 from eventing.envelope import Envelope
 from eventing.outbox import OutboxRelay
 from eventing.producer import KafkaPublisher, OutgoingMessage
-from eventing.registry import Decoded, Event, envelope_for
+from eventing.registry import Decoded, envelope_for
 from order_service import orm, services
 from order_service.config import Settings
 from order_service.deployable import DEPLOYABLE
 from servicekit.migrations import upgrade
 from tests.support.kafka_helpers import run_consumer_until
+from tests.support.order_messages import run_local_step
 
 pytestmark = pytest.mark.integration
 
@@ -231,17 +232,6 @@ class TestCatalogueReadModel:
         assert price_of_one() == 650, "the newest event's price stays"
 
 
-def run_step(app, step, command, correlation_id="saga-1") -> Event:
-    """A saga's local step as the orchestrator runs it: in the unit of work of the saga's
-    reply in hand."""
-    in_hand = envelope_for(inventory.StockCommitted(order_id="-"), correlation_id=correlation_id)
-    with app.uow_factory() as uow:
-        uow.handling(in_hand)
-        answer = step(uow, command)
-        uow.commit()
-    return answer
-
-
 class TestSagaSteps:
     """Approving, rejecting and completing a cancellation: the sagas' local steps, on the
     order service's PostgreSQL."""
@@ -254,14 +244,16 @@ class TestSagaSteps:
     ):
         order_id = self.place(client)
         for _ in range(2):
-            answer = run_step(app, services.approve_order, orders.ApproveOrder(order_id=order_id))
+            answer, _ = run_local_step(
+                app.uow_factory, services.approve_order, orders.ApproveOrder(order_id=order_id)
+            )
             assert answer == orders.OrderApproved(order_id=order_id)
         assert client.get(f"/orders/{order_id}").json["status"] == "APPROVED"
         for _ in range(2):
             response = client.post(f"/orders/{order_id}/cancel")
             assert (response.status_code, response.json["status"]) == (202, "APPROVED")
         complete = orders.CompleteCancellation(order_id=order_id)
-        run_step(app, services.complete_cancellation, complete)
+        run_local_step(app.uow_factory, services.complete_cancellation, complete)
         assert client.get(f"/orders/{order_id}").json["status"] == "CANCELLED"
         assert client.post(f"/orders/{order_id}/cancel").status_code == 409
         types = [e.type for e in outbox_events(app) if e.aggregate_id == order_id]
@@ -280,7 +272,7 @@ class TestSagaSteps:
         order_id = self.place(client)
         assert client.post(f"/orders/{order_id}/cancel").status_code == 409
         reject = orders.RejectOrder(order_id=order_id, reason="OUT_OF_STOCK")
-        run_step(app, services.reject_order, reject)
+        run_local_step(app.uow_factory, services.reject_order, reject)
         order = client.get(f"/orders/{order_id}").json
         assert (order["status"], order["rejection_reason"]) == ("REJECTED", "OUT_OF_STOCK")
         [rejected] = [e for e in outbox_events(app) if e.type == "OrderRejected"]
@@ -334,7 +326,9 @@ class TestSagaSteps:
     ):
         order_id = self.place(client)
         checkout = client.get(f"/orders/{order_id}").json["saga"]
-        run_step(app, services.approve_order, orders.ApproveOrder(order_id=order_id))
+        run_local_step(
+            app.uow_factory, services.approve_order, orders.ApproveOrder(order_id=order_id)
+        )
         assert client.post(f"/orders/{order_id}/cancel").status_code == 202
         shown = client.get(f"/orders/{order_id}").json["saga"]
         assert shown["saga_id"] != checkout["saga_id"], "the cancellation, started last"

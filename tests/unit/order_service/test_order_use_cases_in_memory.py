@@ -7,7 +7,6 @@ whole service."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,6 +31,7 @@ from sagas.config import Settings as SagaSettings
 from sagas.deployable import build_orchestrator
 from sagas.framework.orchestrator import Orchestrator
 from servicekit.dispatch import Dispatcher
+from tests.support.order_messages import run_local_step
 
 
 @pytest.fixture
@@ -44,19 +44,6 @@ def deliver(shop: InMemoryOrderService, event: Event, correlation_id: str = "sag
     envelope = envelope_for(event, correlation_id=correlation_id)
     Dispatcher(shop.unit_of_work, USE_CASES)(Decoded(envelope, event))
     return envelope
-
-
-def run_step(
-    shop: InMemoryOrderService, step: Callable[..., Event], command: Event, correlation_id="saga-1"
-) -> tuple[Event, Envelope]:
-    """Apply a saga's local step as the orchestrator does: in a unit of work that handles the
-    saga's reply in hand (its envelope is returned beside the step's answer)."""
-    in_hand = envelope_for(inventory.StockCommitted(order_id="-"), correlation_id=correlation_id)
-    with shop.unit_of_work() as uow:
-        uow.handling(in_hand)
-        answer = step(uow, command)
-        uow.commit()
-    return answer, in_hand
 
 
 def product(sku: str, version: int = 1, price: int = 1200, kind=inventory.ProductCreated, **fields):
@@ -130,7 +117,7 @@ def pending(shop, catalogue) -> str:
 
 @pytest.fixture
 def approved(shop, pending) -> str:
-    run_step(shop, services.approve_order, orders.ApproveOrder(order_id=pending))
+    run_local_step(shop.unit_of_work, services.approve_order, orders.ApproveOrder(order_id=pending))
     return pending
 
 
@@ -196,8 +183,11 @@ class TestSagaSteps:
     """Approving, rejecting and completing a cancellation: the sagas' local steps."""
 
     def test_approving_moves_the_order_announces_it_and_answers_the_saga(self, shop, pending):
-        answer, in_hand = run_step(
-            shop, services.approve_order, orders.ApproveOrder(order_id=pending), "saga-7"
+        answer, in_hand = run_local_step(
+            shop.unit_of_work,
+            services.approve_order,
+            orders.ApproveOrder(order_id=pending),
+            "saga-7",
         )
         assert order_of(shop, pending).status is OrderStatus.APPROVED
         assert answer == orders.OrderApproved(order_id=pending)
@@ -212,7 +202,9 @@ class TestSagaSteps:
         self, shop, approved
     ):
         before = order_of(shop, approved)
-        answer, _ = run_step(shop, services.approve_order, orders.ApproveOrder(order_id=approved))
+        answer, _ = run_local_step(
+            shop.unit_of_work, services.approve_order, orders.ApproveOrder(order_id=approved)
+        )
         assert answer == orders.OrderApproved(order_id=approved)
         assert order_of(shop, approved) == before
         assert [e.type for e in emitted(shop, approved)] == ["OrderCreated", "OrderApproved"]
@@ -229,7 +221,7 @@ class TestSagaSteps:
         ids=["v1", "v2"],
     )
     def test_a_rejection_in_either_version_records_its_reason(self, shop, pending, command):
-        answer, _ = run_step(shop, services.reject_order, command(pending))
+        answer, _ = run_local_step(shop.unit_of_work, services.reject_order, command(pending))
         order = order_of(shop, pending)
         assert (order.status, order.rejection_reason) == (OrderStatus.REJECTED, "OUT_OF_STOCK")
         assert answer == orders.OrderRejected(order_id=pending, reason="OUT_OF_STOCK")
@@ -238,15 +230,21 @@ class TestSagaSteps:
 
     def test_a_step_the_order_cannot_take_is_refused_and_leaves_no_trace(self, shop, pending):
         reject = orders.RejectOrder(order_id=pending, reason="TIMEOUT")
-        run_step(shop, services.reject_order, reject)
+        run_local_step(shop.unit_of_work, services.reject_order, reject)
         with pytest.raises(InvalidTransition):
-            run_step(shop, services.approve_order, orders.ApproveOrder(order_id=pending))
+            run_local_step(
+                shop.unit_of_work, services.approve_order, orders.ApproveOrder(order_id=pending)
+            )
         assert order_of(shop, pending).status is OrderStatus.REJECTED
         assert [e.type for e in emitted(shop, pending)] == ["OrderCreated", "OrderRejected"]
 
     def test_a_step_for_an_unknown_order_is_refused(self, shop):
         with pytest.raises(OrderNotFound):
-            run_step(shop, services.approve_order, orders.ApproveOrder(order_id="no-such-order"))
+            run_local_step(
+                shop.unit_of_work,
+                services.approve_order,
+                orders.ApproveOrder(order_id="no-such-order"),
+            )
 
     def test_another_services_message_is_left_alone_and_unclaimed(self, shop, pending):
         claimed = set(shop.messages.inbox)
@@ -260,8 +258,10 @@ class TestCancelling:
         asked = cancel(shop, approved)
         assert (asked.status, asked.cancellation_requested) == (OrderStatus.APPROVED, True)
         assert cancel(shop, approved) == order_of(shop, approved), "asking again changes nothing"
-        _, in_hand = run_step(
-            shop, services.complete_cancellation, orders.CompleteCancellation(order_id=approved)
+        _, in_hand = run_local_step(
+            shop.unit_of_work,
+            services.complete_cancellation,
+            orders.CompleteCancellation(order_id=approved),
         )
         assert order_of(shop, approved).status is OrderStatus.CANCELLED
         assert [e.type for e in emitted(shop, approved)] == [
@@ -286,8 +286,10 @@ class TestCancelling:
 
     def test_completing_a_cancellation_nobody_asked_for_is_refused(self, shop, approved):
         with pytest.raises(InvalidTransition):
-            run_step(
-                shop, services.complete_cancellation, orders.CompleteCancellation(order_id=approved)
+            run_local_step(
+                shop.unit_of_work,
+                services.complete_cancellation,
+                orders.CompleteCancellation(order_id=approved),
             )
         assert order_of(shop, approved).status is OrderStatus.APPROVED
 
